@@ -1,0 +1,1 @@
+//! Pod sandboxes on a Linux host.

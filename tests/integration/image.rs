@@ -1,0 +1,1 @@
+//! Tests: image (to be written).

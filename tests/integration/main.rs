@@ -1,0 +1,9 @@
+//! One integration binary for the whole project, one module per concept (ripgrep's layout).
+//! Every test drives the real binaries as root; see `sandbox_tests` for the harness.
+
+#![allow(clippy::unwrap_used)]
+
+mod image;
+mod pause;
+mod sandbox_containers;
+mod sandbox_lifecycle;

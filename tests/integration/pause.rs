@@ -1,0 +1,1 @@
+//! Tests: pause (to be written).

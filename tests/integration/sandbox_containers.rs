@@ -1,0 +1,1 @@
+//! Tests: sandbox_containers (to be written).
