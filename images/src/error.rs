@@ -1,0 +1,126 @@
+//! The builder's one error type. Each variant names the action that failed and the object it
+//! failed on; the underlying cause is the `#[source]`, never repeated in the message, so `main`
+//! can print the chain once, joined by `": "`.
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+
+/// Everything that can make a build fail.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// The path of the running executable is unknown, so `pause` cannot be looked up next to it.
+    #[error("finding the path of the images executable")]
+    CurrentExe {
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The `pause` binary is not where it was looked for, and could not be built.
+    #[error("pause binary not found at {}: build it with `{command}` or pass --pause PATH", path.display())]
+    PauseMissing { path: PathBuf, command: String },
+
+    /// Cargo could not be started to build `pause`.
+    #[error("starting `{command}` in {}", dir.display())]
+    SpawnCargo {
+        command: String,
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Cargo ran but failed to build `pause`.
+    #[error("building pause with `{command}` in {} failed ({status})", dir.display())]
+    CargoFailed {
+        command: String,
+        dir: PathBuf,
+        status: ExitStatus,
+    },
+
+    /// A file to package could not be read.
+    #[error("reading {}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file to package is not a static executable for the image's platform.
+    #[error("checking {}: {reason}", path.display())]
+    NotStaticExecutable { path: PathBuf, reason: String },
+
+    /// The tag or repository would give an image name that tools reject.
+    #[error("invalid {what} {value:?}: {rule}")]
+    InvalidName {
+        what: &'static str,
+        value: String,
+        rule: &'static str,
+    },
+
+    /// `oci-spec` refused to build one of the image's documents.
+    #[error("building the image {what}")]
+    Spec {
+        what: &'static str,
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+
+    /// A document could not be serialised as JSON.
+    #[error("serialising the {what} as canonical JSON")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A layer entry could not be added to the layer's tar stream.
+    #[error("adding {path} to the layer tar")]
+    LayerEntry {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The layer could not be compressed.
+    #[error("compressing the layer with gzip")]
+    Compress {
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A directory of the output could not be created.
+    #[error("creating directory {}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A blob could not be written into the layout.
+    #[error("writing blob {digest} to {}", dir.display())]
+    WriteBlob {
+        digest: String,
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file of the layout (`oci-layout`, `index.json`) or the archive could not be written.
+    #[error("writing {}", path.display())]
+    WriteFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An entry could not be added to the `oci-archive` tarball.
+    #[error("adding {entry} to the archive {}", path.display())]
+    ArchiveEntry {
+        entry: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The builder's result type.
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
