@@ -1,0 +1,243 @@
+//! What to run inside a pod (for `exec` and `run`): the command, its environment, working
+//! directory, user and no-new-privileges flag, validated up front and turned into the arguments
+//! of `pause`'s init mode, which starts the command, switches user, maps 126/127 and reaps.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The PATH a command gets unless `--env PATH=...` says otherwise.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A numeric user and group to run as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// User id.
+    pub uid: u32,
+    /// Group id; the uid's number when not given.
+    pub gid: u32,
+}
+
+impl std::str::FromStr for User {
+    type Err = Error;
+
+    /// Parses `UID` or `UID:GID` (numbers only: there is no image whose /etc/passwd to read).
+    fn from_str(text: &str) -> Result<User> {
+        let invalid = || Error::InvalidInput {
+            what: "user",
+            value: text.to_owned(),
+            reason: "expected UID or UID:GID, as numbers (e.g. 1000 or 1000:1000)".to_owned(),
+        };
+        let number = |s: &str| {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid());
+            }
+            s.parse::<u32>().map_err(|_| invalid())
+        };
+        match text.split_once(':') {
+            None => {
+                let uid = number(text)?;
+                Ok(User { uid, gid: uid })
+            }
+            Some((uid, gid)) => Ok(User {
+                uid: number(uid)?,
+                gid: number(gid)?,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.uid, self.gid)
+    }
+}
+
+/// Parses one `--env` entry: `KEY=VALUE`, or `KEY` alone to pass on the caller's value of KEY
+/// (skipped when the caller has none), as `docker run -e KEY` does.
+pub fn parse_env(entry: &str) -> Result<Option<(String, String)>> {
+    let (key, value) = match entry.split_once('=') {
+        Some((key, value)) => (key, Some(value.to_owned())),
+        None => (entry, None),
+    };
+    let valid_key = !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid_key || entry.contains('\0') {
+        return Err(Error::InvalidInput {
+            what: "environment entry",
+            value: entry.to_owned(),
+            reason: "expected KEY=VALUE with KEY made of letters, digits and '_'".to_owned(),
+        });
+    }
+    Ok(value
+        .or_else(|| std::env::var(key).ok())
+        .map(|value| (key.to_owned(), value)))
+}
+
+/// A command to run in a pod, with its process settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandSpec {
+    /// Program and arguments; the program is searched in the command's PATH.
+    pub argv: Vec<String>,
+    /// Environment additions and overrides, in order.
+    pub env: Vec<(String, String)>,
+    /// Working directory; `/` when not given.
+    pub workdir: Option<String>,
+    /// User to switch to; root when not given.
+    pub user: Option<User>,
+    /// Set PR_SET_NO_NEW_PRIVS, so setuid binaries and file capabilities grant nothing.
+    pub no_new_privs: bool,
+}
+
+impl CommandSpec {
+    /// Refuses an empty command or a relative working directory.
+    pub fn validate(&self) -> Result<()> {
+        if self.argv.first().is_none_or(|program| program.is_empty()) {
+            return Err(Error::InvalidInput {
+                what: "command",
+                value: String::new(),
+                reason: "give the command after `--`".to_owned(),
+            });
+        }
+        if let Some(dir) = &self.workdir {
+            if !dir.starts_with('/') {
+                return Err(Error::InvalidInput {
+                    what: "working directory",
+                    value: dir.clone(),
+                    reason: "must be an absolute path".to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The command's environment: PATH, HOSTNAME, HOME and TERM (when the caller has one),
+    /// then the `--env` entries, later ones winning.
+    pub fn environment(&self, hostname: &str) -> Vec<(String, String)> {
+        let home = match self.user {
+            Some(user) if user.uid != 0 => "/",
+            _ => "/root",
+        };
+        let mut env = BTreeMap::from([
+            ("PATH".to_owned(), DEFAULT_PATH.to_owned()),
+            ("HOSTNAME".to_owned(), hostname.to_owned()),
+            ("HOME".to_owned(), home.to_owned()),
+        ]);
+        if let Ok(term) = std::env::var("TERM") {
+            env.insert("TERM".to_owned(), term);
+        }
+        for (key, value) in &self.env {
+            env.insert(key.clone(), value.clone());
+        }
+        env.into_iter().collect()
+    }
+
+    /// `pause`'s init-mode arguments: its options, then `--`, then the command.
+    pub fn pause_args(&self, monitor_options: &[String]) -> Vec<String> {
+        let mut args = monitor_options.to_vec();
+        if let Some(user) = self.user {
+            args.extend(["--user".to_owned(), user.to_string()]);
+        }
+        if self.no_new_privs {
+            args.push("--no-new-privs".to_owned());
+        }
+        args.push("--".to_owned());
+        args.extend(self.argv.iter().cloned());
+        args
+    }
+
+    /// The working directory to start in.
+    pub fn workdir(&self) -> &str {
+        self.workdir.as_deref().unwrap_or("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users() {
+        assert_eq!(
+            "1000".parse::<User>().unwrap(),
+            User {
+                uid: 1000,
+                gid: 1000
+            }
+        );
+        assert_eq!("0:5".parse::<User>().unwrap(), User { uid: 0, gid: 5 });
+        for bad in [
+            "",
+            ":",
+            "1000:",
+            ":1",
+            "root",
+            "-1",
+            "1:2:3",
+            "99999999999",
+            " 1",
+        ] {
+            assert!(bad.parse::<User>().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn env_entries() {
+        assert_eq!(
+            parse_env("A=b=c").unwrap(),
+            Some(("A".to_owned(), "b=c".to_owned()))
+        );
+        assert_eq!(
+            parse_env("EMPTY=").unwrap(),
+            Some(("EMPTY".to_owned(), String::new()))
+        );
+        assert_eq!(parse_env("SANDBOX_SURELY_UNSET_VARIABLE").unwrap(), None);
+        for bad in ["=x", "1A=x", "A-B=x", "", "A B=c"] {
+            assert!(parse_env(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn env_overrides_defaults_and_pause_args_put_options_first() {
+        let spec = CommandSpec {
+            argv: vec!["sh".into(), "-c".into(), "true".into()],
+            env: vec![("PATH".into(), "/bin".into()), ("X".into(), "1".into())],
+            user: Some(User { uid: 7, gid: 8 }),
+            no_new_privs: true,
+            ..CommandSpec::default()
+        };
+        spec.validate().unwrap();
+        let env = spec.environment("web");
+        assert!(env.contains(&("PATH".into(), "/bin".into())));
+        assert!(env.contains(&("HOSTNAME".into(), "web".into())));
+        assert!(env.contains(&("HOME".into(), "/".into())));
+        assert_eq!(
+            spec.pause_args(&["--exit-file".into(), "/x".into()]),
+            [
+                "--exit-file",
+                "/x",
+                "--user",
+                "7:8",
+                "--no-new-privs",
+                "--",
+                "sh",
+                "-c",
+                "true"
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_empty_commands_and_relative_workdirs() {
+        assert!(CommandSpec::default().validate().is_err());
+        let relative = CommandSpec {
+            argv: vec!["true".into()],
+            workdir: Some("tmp".into()),
+            ..CommandSpec::default()
+        };
+        assert!(relative.validate().is_err());
+    }
+}

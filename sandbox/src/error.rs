@@ -1,0 +1,153 @@
+//! The one error type of the library. Each variant names what failed and on which object; the
+//! kernel's or the OS's reason travels as `#[source]`, so `main` prints the whole chain once,
+//! joined by `": "` (`pinning net namespace of sandbox "web" at /run/sandbox/web/ns/net: EBUSY`).
+
+use std::path::PathBuf;
+
+use nix::errno::Errno;
+
+/// Everything that can go wrong in a sandbox operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A pod or container name, hostname, signal, user or environment entry was refused.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidInput {
+        /// What kind of input ("sandbox name", "signal", ...).
+        what: &'static str,
+        /// The input as given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// `sandbox` lacks the privilege to create or join namespaces.
+    #[error(
+        "sandbox needs root (CAP_SYS_ADMIN) to create, join and pin namespaces: run it as root"
+    )]
+    NotPrivileged,
+    /// The pod name is taken.
+    #[error("sandbox {0:?} already exists")]
+    PodExists(String),
+    /// No pod of that name.
+    #[error("sandbox {0:?} does not exist")]
+    PodNotFound(String),
+    /// The pod must be running for this operation.
+    #[error("sandbox {pod:?} is {state}, not running")]
+    PodNotRunning {
+        /// Pod name.
+        pod: String,
+        /// Its current state.
+        state: String,
+    },
+    /// `rm` of a running pod without `--force`.
+    #[error("sandbox {0:?} is running: stop it first, or remove it with --force")]
+    PodRunning(String),
+    /// The container name is taken in this pod.
+    #[error("container {container:?} already exists in sandbox {pod:?}")]
+    ContainerExists {
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+    },
+    /// No container of that name in this pod.
+    #[error("container {container:?} does not exist in sandbox {pod:?}")]
+    ContainerNotFound {
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+    },
+    /// The container's command could not be executed (not found: 127, not executable: 126).
+    #[error("starting container {container:?}: {command:?}: {reason}")]
+    ExecFailed {
+        /// Container name.
+        container: String,
+        /// The command as given.
+        command: String,
+        /// Why, e.g. "command not found".
+        reason: String,
+        /// The exit code to report (126 or 127).
+        exit_code: u8,
+    },
+    /// A state file exists but cannot be understood.
+    #[error("corrupt state file {path}")]
+    CorruptState {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The state root or a file in it is unsafe to use.
+    #[error("refusing to use {path}: {reason}")]
+    UnsafePath {
+        /// The path.
+        path: PathBuf,
+        /// Why it is unsafe.
+        reason: String,
+    },
+    /// The `pause` binary is missing or unusable.
+    #[error("pause binary {path}: {reason}")]
+    PauseBinary {
+        /// Where it was looked for.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A system call failed while doing `what`.
+    #[error("{what}")]
+    Os {
+        /// The operation and its object.
+        what: String,
+        /// The kernel's answer.
+        #[source]
+        source: Errno,
+    },
+    /// An I/O operation failed while doing `what`.
+    #[error("{what}")]
+    Io {
+        /// The operation and its object.
+        what: String,
+        /// The OS's answer.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Attaches "what was being done, to what" to an `Errno` or `io::Error`.
+pub trait Context<T> {
+    /// Wraps the error with a description built only when it fails.
+    fn context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, Errno> {
+    fn context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|source| Error::Os {
+            what: what().into(),
+            source,
+        })
+    }
+}
+
+impl<T> Context<T> for std::result::Result<T, std::io::Error> {
+    fn context<S: Into<String>>(self, what: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            what: what().into(),
+            source,
+        })
+    }
+}
+
+impl Error {
+    /// The exit code the CLI reports for this error: 126/127 when a container's command could
+    /// not be run, 125 for every failure of `sandbox` itself (as podman and docker do).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::ExecFailed { exit_code, .. } => *exit_code,
+            _ => 125,
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! A minimal `log` backend: one line per record on stderr, `sandbox: LEVEL: message`.
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+
+struct StderrLogger;
+
+impl Log for StderrLogger {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            Level::Error => "error",
+            Level::Warn => "warning",
+            Level::Info => "info",
+            Level::Debug => "debug",
+            Level::Trace => "trace",
+        };
+        eprintln!("sandbox: {level}: {}", record.args());
+    }
+
+    fn flush(&self) {}
+}
+
+/// Installs the logger with the given maximum level.
+pub fn init(level: LevelFilter) {
+    if log::set_logger(&StderrLogger).is_ok() {
+        log::set_max_level(level);
+    }
+}

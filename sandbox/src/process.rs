@@ -1,0 +1,240 @@
+//! Process identity that survives PID reuse. A PID alone names whichever process holds it now
+//! (`pid_max` is 32768 on many hosts, so PIDs come round quickly); a [`ProcessRecord`] also keeps
+//! the process's start time (field 22 of `/proc/PID/stat`) and the boot id, and a process is
+//! only signalled through a pidfd opened *and then verified* against that record, so a
+//! recycled PID is never hit.
+//!
+//! Order: `pidfd_open(pid)` → re-read `/proc/PID/stat` and compare the start time → use the
+//! pidfd. If the PID was recycled between the two steps, the start time differs (the new process
+//! started later), so a verified pidfd always refers to the recorded process.
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Result};
+
+const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
+
+/// A process named by PID, start time and boot: what state files store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    /// PID in the host's PID namespace.
+    pub pid: i32,
+    /// Start time in clock ticks after boot (`/proc/PID/stat` field 22).
+    pub start_time: u64,
+    /// `/proc/sys/kernel/random/boot_id` when the record was made.
+    pub boot_id: String,
+}
+
+/// The current boot's id, so records from before a reboot are known dead.
+pub fn boot_id() -> Result<String> {
+    std::fs::read_to_string(BOOT_ID_PATH)
+        .map(|id| id.trim().to_owned())
+        .context(|| format!("reading the boot id from {BOOT_ID_PATH}"))
+}
+
+/// `/proc/PID/stat` of a live (not zombie) process: (start time, parent PID).
+fn stat_of(pid: i32) -> Option<(u64, i32)> {
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    if matches!(stat.state, 'Z' | 'X' | 'x') {
+        return None;
+    }
+    Some((stat.starttime, stat.ppid))
+}
+
+impl ProcessRecord {
+    /// Records the live process `pid`; `None` if it has already exited.
+    pub fn of(pid: i32, boot_id: &str) -> Option<ProcessRecord> {
+        let (start_time, _) = stat_of(pid)?;
+        Some(ProcessRecord {
+            pid,
+            start_time,
+            boot_id: boot_id.to_owned(),
+        })
+    }
+
+    /// Records `pid` only if it is alive and a child of `parent` (how a container process is
+    /// tied to its monitor, which reported the PID).
+    pub fn of_child(pid: i32, parent: &ProcessRecord) -> Option<ProcessRecord> {
+        let (start_time, ppid) = stat_of(pid)?;
+        (ppid == parent.pid && start_time >= parent.start_time).then(|| ProcessRecord {
+            pid,
+            start_time,
+            boot_id: parent.boot_id.clone(),
+        })
+    }
+
+    /// Whether the recorded process is still running (same boot, same start time, not a zombie).
+    pub fn is_alive(&self, boot_id: &str) -> bool {
+        self.boot_id == boot_id
+            && stat_of(self.pid).is_some_and(|(start, _)| start == self.start_time)
+    }
+
+    /// Opens a pidfd for the recorded process; `None` if it is gone (or the PID now names
+    /// another process).
+    pub fn open(&self, boot_id: &str) -> Result<Option<PidFd>> {
+        if self.boot_id != boot_id {
+            return Ok(None);
+        }
+        let pidfd = match PidFd::open(self.pid) {
+            Ok(pidfd) => pidfd,
+            Err(Errno::ESRCH) => return Ok(None),
+            Err(errno) => {
+                return Err(errno).context(|| format!("opening a pidfd for process {}", self.pid));
+            }
+        };
+        // Verify after opening: see the module doc.
+        Ok(self.is_alive(boot_id).then_some(pidfd))
+    }
+}
+
+/// A pidfd: a handle on one process that can never refer to another one.
+#[derive(Debug)]
+pub struct PidFd {
+    fd: OwnedFd,
+    pid: i32,
+}
+
+impl PidFd {
+    /// `pidfd_open(2)` for `pid`.
+    pub fn open(pid: i32) -> std::result::Result<PidFd, Errno> {
+        // SAFETY: pidfd_open takes a PID and flags and returns a new descriptor or -1.
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let raw = Errno::result(raw)?;
+        // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+        Ok(PidFd { fd, pid })
+    }
+
+    /// Wraps a pidfd the kernel returned for `pid` (from `clone3(CLONE_PIDFD)`).
+    pub(crate) fn from_owned(fd: OwnedFd, pid: i32) -> PidFd {
+        PidFd { fd, pid }
+    }
+
+    /// The PID this pidfd refers to.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Sends `signal`; a process that already exited is not an error (`ESRCH` is success, as
+    /// the signal's purpose, ending the process, is met).
+    pub fn send_signal(&self, signal: i32) -> Result<()> {
+        // SAFETY: pidfd_send_signal takes a pidfd we own, a signal number, a null siginfo
+        // (the kernel fills in a SI_USER one) and flags.
+        let res = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.fd.as_raw_fd(),
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        match Errno::result(res) {
+            Ok(_) | Err(Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(errno).context(|| {
+                format!(
+                    "sending {} to process {}",
+                    crate::exit::signal_name(signal),
+                    self.pid
+                )
+            }),
+        }
+    }
+
+    /// Whether the process has exited (the pidfd is readable).
+    pub fn has_exited(&self) -> Result<bool> {
+        Ok(!wait_any(&[self], Some(Duration::ZERO))?.is_empty())
+    }
+}
+
+impl AsFd for PidFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Waits until at least one of `pidfds` has exited, or `timeout` passes (`None`: forever).
+/// Returns the indexes of those that have exited (empty on timeout). Event-driven: the kernel
+/// wakes us the moment a process exits, there is no polling tick.
+pub fn wait_any(pidfds: &[&PidFd], timeout: Option<Duration>) -> Result<Vec<usize>> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let mut fds: Vec<PollFd> = pidfds
+            .iter()
+            .map(|p| PollFd::new(p.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let poll_timeout = match remaining {
+            None => PollTimeout::NONE,
+            // Round up so a wait never ends a fraction of a millisecond early.
+            Some(left) => {
+                PollTimeout::try_from(left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32)
+                    .unwrap_or(PollTimeout::MAX)
+            }
+        };
+        match poll(&mut fds, poll_timeout) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(errno) => {
+                return Err(errno).context(|| "waiting for processes to exit (poll on pidfds)");
+            }
+        }
+        let exited: Vec<usize> = fds
+            .iter()
+            .enumerate()
+            .filter(|(_, fd)| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(i, _)| i)
+            .collect();
+        if !exited.is_empty() || deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(exited);
+        }
+    }
+}
+
+/// Waits until every one of `pidfds` has exited or `timeout` passes; returns those still running.
+pub fn wait_all<'a>(pidfds: &[&'a PidFd], timeout: Duration) -> Result<Vec<&'a PidFd>> {
+    let deadline = Instant::now() + timeout;
+    let mut running: Vec<&PidFd> = pidfds.to_vec();
+    while !running.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let exited = wait_any(&running, Some(left))?;
+        if exited.is_empty() {
+            break;
+        }
+        running = running
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !exited.contains(i))
+            .map(|(_, p)| p)
+            .collect();
+    }
+    Ok(running)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_of_ourselves_is_alive_and_a_changed_start_time_is_not() {
+        let boot = boot_id().unwrap();
+        let me = ProcessRecord::of(std::process::id() as i32, &boot).unwrap();
+        assert!(me.is_alive(&boot));
+        let recycled = ProcessRecord {
+            start_time: me.start_time + 1,
+            ..me.clone()
+        };
+        assert!(!recycled.is_alive(&boot));
+        assert!(recycled.open(&boot).unwrap().is_none());
+        let other_boot = ProcessRecord {
+            boot_id: "another-boot".into(),
+            ..me
+        };
+        assert!(!other_boot.is_alive(&boot));
+    }
+}

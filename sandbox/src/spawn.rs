@@ -1,0 +1,420 @@
+//! Starting a process inside a pod: the only home of `fork` in the library.
+//!
+//! One primitive, [`Spawn`], starts `pause` in every role it has: the pod's holder (in new
+//! namespaces), a container's monitor and an `exec` launcher (in the pod's pinned namespaces).
+//! `pause` does the rest (PATH search, `--user`, 126/127), so this module never runs a user's
+//! command itself.
+//!
+//! Sequence: everything the child needs (argv, envp, paths, descriptors) is built *before* the
+//! fork, because between fork and exec only async-signal-safe calls are allowed (no allocation,
+//! no locks, no logging). Then `clone3(CLONE_PIDFD | new namespace flags)`, which forks into new
+//! namespaces (a new PID namespace needs the fork: `unshare` would only affect later children)
+//! and hands back a pidfd for the child, race-free. The child then runs, in order:
+//!
+//! 1. default signal mask and dispositions (Rust ignores SIGPIPE; an ignored signal survives exec)
+//! 2. `setsid` (detached roles), so terminal signals and the CLI's session never reach it
+//! 3. `setns` on each pinned namespace, in [`crate::namespace::JOIN_ORDER`]
+//! 4. `sethostname` and bringing `lo` up (new namespaces only)
+//! 5. `chdir`, stdio onto 0, 1, 2, every other descriptor close-on-exec (`close_range`),
+//!    except one descriptor passed on purpose (the monitor's `--sync-fd`)
+//! 6. `execve`
+//!
+//! A failing step writes `(step, errno)` to a close-on-exec pipe and exits; the parent reads the
+//! pipe: end-of-file means exec succeeded, eight bytes name the step that failed and why.
+
+use std::ffi::{CString, c_char};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+use crate::process::PidFd;
+
+/// A process to start; see the module doc for what the child does with each field.
+pub(crate) struct Spawn<'a> {
+    program: CString,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+    new_namespaces: CloneFlags,
+    join: Vec<(BorrowedFd<'a>, CloneFlags)>,
+    hostname: Option<CString>,
+    loopback_up: bool,
+    new_session: bool,
+    cwd: Option<CString>,
+    stdio: [Option<BorrowedFd<'a>>; 3],
+    pass_fd: Option<RawFd>,
+}
+
+/// The steps of the child, reported back when one fails.
+#[derive(Clone, Copy, Debug)]
+#[repr(u32)]
+enum Step {
+    ResetSignals = 1,
+    NewSession,
+    JoinNamespace,
+    SetHostname,
+    LoopbackUp,
+    ChangeDirectory,
+    RedirectStdio,
+    CloseDescriptors,
+    Exec,
+}
+
+impl Step {
+    fn from_u32(n: u32) -> Option<Step> {
+        const ALL: [Step; 9] = [
+            Step::ResetSignals,
+            Step::NewSession,
+            Step::JoinNamespace,
+            Step::SetHostname,
+            Step::LoopbackUp,
+            Step::ChangeDirectory,
+            Step::RedirectStdio,
+            Step::CloseDescriptors,
+            Step::Exec,
+        ];
+        ALL.into_iter().find(|s| *s as u32 == n)
+    }
+
+    fn describe(self, spawn: &Spawn<'_>) -> String {
+        match self {
+            Step::ResetSignals => "resetting signal dispositions".to_owned(),
+            Step::NewSession => "starting a new session (setsid)".to_owned(),
+            Step::JoinNamespace => "joining the pod's namespaces (setns)".to_owned(),
+            Step::SetHostname => format!(
+                "setting the hostname to {:?}",
+                spawn.hostname.as_deref().unwrap_or_default()
+            ),
+            Step::LoopbackUp => "bringing the loopback interface up".to_owned(),
+            Step::ChangeDirectory => format!(
+                "changing to working directory {:?}",
+                spawn.cwd.as_deref().unwrap_or_default()
+            ),
+            Step::RedirectStdio => "redirecting standard input and output".to_owned(),
+            Step::CloseDescriptors => "closing inherited descriptors".to_owned(),
+            Step::Exec => format!("executing {:?}", spawn.program),
+        }
+    }
+}
+
+fn cstring(what: &str, text: impl Into<Vec<u8>>) -> Result<CString> {
+    CString::new(text).map_err(|e| Error::InvalidInput {
+        what: "argument",
+        value: String::from_utf8_lossy(&e.into_vec()).into_owned(),
+        reason: format!("{what} must not contain a NUL byte"),
+    })
+}
+
+impl<'a> Spawn<'a> {
+    /// A spawn of `program` (an absolute path) with `args` (argv[1..]) and environment `env`.
+    pub fn new<I, S>(program: &std::path::Path, args: I, env: &[(String, String)]) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let program = cstring("a program path", program.as_os_str().as_bytes())?;
+        let mut argv = vec![cstring("argv[0]", "pause")?];
+        for arg in args {
+            argv.push(cstring("an argument", arg.as_ref())?);
+        }
+        let env = env
+            .iter()
+            .map(|(k, v)| cstring("an environment entry", format!("{k}={v}")))
+            .collect::<Result<_>>()?;
+        Ok(Spawn {
+            program,
+            argv,
+            env,
+            new_namespaces: CloneFlags::empty(),
+            join: Vec::new(),
+            hostname: None,
+            loopback_up: false,
+            new_session: false,
+            cwd: None,
+            stdio: [None, None, None],
+            pass_fd: None,
+        })
+    }
+
+    /// Start the child in new namespaces of these kinds.
+    pub fn new_namespaces(mut self, flags: CloneFlags) -> Self {
+        self.new_namespaces = flags;
+        self
+    }
+
+    /// Join these namespaces (descriptors of pinned namespace files), in the given order.
+    pub fn join(mut self, namespaces: Vec<(BorrowedFd<'a>, CloneFlags)>) -> Self {
+        self.join = namespaces;
+        self
+    }
+
+    /// Set the hostname (needs a new UTS namespace).
+    pub fn hostname(mut self, hostname: &str) -> Result<Self> {
+        self.hostname = Some(cstring("a hostname", hostname)?);
+        Ok(self)
+    }
+
+    /// Bring `lo` up (needs a new network namespace).
+    pub fn loopback_up(mut self) -> Self {
+        self.loopback_up = true;
+        self
+    }
+
+    /// Detach into a new session.
+    pub fn new_session(mut self) -> Self {
+        self.new_session = true;
+        self
+    }
+
+    /// Working directory of the child.
+    pub fn cwd(mut self, dir: &str) -> Result<Self> {
+        self.cwd = Some(cstring("a working directory", dir)?);
+        Ok(self)
+    }
+
+    /// Descriptors for the child's stdin, stdout and stderr (`None`: inherit ours).
+    pub fn stdio(mut self, stdio: [Option<BorrowedFd<'a>>; 3]) -> Self {
+        self.stdio = stdio;
+        self
+    }
+
+    /// Keep this descriptor open across exec, at the same number.
+    pub fn pass_fd(mut self, fd: BorrowedFd<'a>) -> Self {
+        self.pass_fd = Some(fd.as_raw_fd());
+        self
+    }
+
+    /// Forks and execs. Returns a pidfd on the child once it has exec'd, or the step that failed.
+    pub fn spawn(&self) -> Result<PidFd> {
+        let argv = null_terminated(&self.argv);
+        let envp = null_terminated(&self.env);
+        let (error_read, error_write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| Error::Os {
+                what: "creating the spawn error pipe".to_owned(),
+                source,
+            })?;
+        let mut pidfd: RawFd = -1;
+        let mut args = clone_args(self.new_namespaces, &mut pidfd);
+        // SAFETY: clone3 without CLONE_VM or a stack forks like fork(2): the child gets a copy
+        // of our address space and returns 0 here. The child only runs `run_child`, which makes
+        // async-signal-safe system calls on data built above and never returns.
+        let res = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &mut args as *mut libc::clone_args,
+                std::mem::size_of::<libc::clone_args>(),
+            )
+        };
+        let pid = Errno::result(res).map_err(|source| Error::Os {
+            what: format!(
+                "forking {:?} (clone3 with {:?})",
+                self.program, self.new_namespaces
+            ),
+            source,
+        })?;
+        if pid == 0 {
+            drop(error_read);
+            self.run_child(error_write.as_raw_fd(), &argv, &envp);
+        }
+        drop(error_write);
+        // SAFETY: with CLONE_PIDFD the kernel stored a new descriptor in `pidfd`, owned by us.
+        let pidfd = PidFd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) }, pid as i32);
+        match read_child_error(&error_read) {
+            None => Ok(pidfd),
+            Some((step, errno)) => {
+                // The child exits right after reporting; reap it so it leaves no zombie.
+                let _ = nix::sys::wait::waitpid(Pid::from_raw(pid as i32), None);
+                let what = match Step::from_u32(step) {
+                    Some(step) => step.describe(self),
+                    None => format!("starting {:?} (unknown step {step})", self.program),
+                };
+                Err(Error::Os {
+                    what,
+                    source: errno,
+                })
+            }
+        }
+    }
+
+    /// The child side: async-signal-safe calls only, then exec or `_exit`.
+    fn run_child(&self, error_fd: RawFd, argv: &[*const c_char], envp: &[*const c_char]) -> ! {
+        let fail = |step: Step, errno: Errno| -> ! { report_and_exit(error_fd, step, errno) };
+        if let Err(errno) = reset_signals() {
+            fail(Step::ResetSignals, errno);
+        }
+        if self.new_session {
+            if let Err(errno) = nix::unistd::setsid() {
+                fail(Step::NewSession, errno);
+            }
+        }
+        for (fd, kind) in &self.join {
+            if let Err(errno) = nix::sched::setns(fd, *kind) {
+                fail(Step::JoinNamespace, errno);
+            }
+        }
+        if let Some(hostname) = &self.hostname {
+            if let Err(errno) = set_hostname(hostname) {
+                fail(Step::SetHostname, errno);
+            }
+        }
+        if self.loopback_up {
+            if let Err(errno) = bring_loopback_up() {
+                fail(Step::LoopbackUp, errno);
+            }
+        }
+        if let Some(cwd) = &self.cwd {
+            if let Err(errno) = nix::unistd::chdir(cwd.as_c_str()) {
+                fail(Step::ChangeDirectory, errno);
+            }
+        }
+        for (target, source) in self.stdio.iter().enumerate() {
+            if let Some(source) = source {
+                if let Err(errno) = redirect(source.as_raw_fd(), target as RawFd) {
+                    fail(Step::RedirectStdio, errno);
+                }
+            }
+        }
+        if let Err(errno) = close_on_exec_from(3).and_then(|()| match self.pass_fd {
+            Some(fd) => clear_close_on_exec(fd),
+            None => Ok(()),
+        }) {
+            fail(Step::CloseDescriptors, errno);
+        }
+        // SAFETY: argv and envp are null-terminated arrays of pointers into CStrings that live
+        // in `self` for the whole call; execve only returns on failure.
+        unsafe { libc::execve(self.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        fail(Step::Exec, Errno::last())
+    }
+}
+
+fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+fn clone_args(namespaces: CloneFlags, pidfd: &mut RawFd) -> libc::clone_args {
+    // SAFETY: clone_args is a plain C struct of integers for which all-zero is the documented
+    // "no option" value.
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = namespaces.bits() as u64 | libc::CLONE_PIDFD as u64;
+    args.pidfd = pidfd as *mut RawFd as u64;
+    args.exit_signal = libc::SIGCHLD as u64;
+    args
+}
+
+/// Reads the child's `(step, errno)` report; `None` at end-of-file, i.e. after a successful exec.
+fn read_child_error(pipe: &OwnedFd) -> Option<(u32, Errno)> {
+    let mut buf = [0u8; 8];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match nix::unistd::read(pipe, &mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    if filled < buf.len() {
+        return None;
+    }
+    let step = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let errno = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    Some((step, Errno::from_raw(errno)))
+}
+
+// ---- child-side helpers: async-signal-safe system calls only ----
+
+fn report_and_exit(error_fd: RawFd, step: Step, errno: Errno) -> ! {
+    let mut report = [0u8; 8];
+    report[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+    report[4..].copy_from_slice(&(errno as i32).to_ne_bytes());
+    // SAFETY: writes 8 bytes from a stack buffer to the error pipe; a short or failed write
+    // only loses the report, and the parent then sees the exit.
+    unsafe { libc::write(error_fd, report.as_ptr().cast(), report.len()) };
+    // SAFETY: _exit ends the child without running atexit handlers or flushing stdio buffers
+    // that belong to the parent.
+    unsafe { libc::_exit(127) }
+}
+
+fn reset_signals() -> std::result::Result<(), Errno> {
+    // SAFETY: sigset_t is a plain bitmask; sigemptyset below initialises it.
+    let mut empty: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: initialises the set we own.
+    unsafe { libc::sigemptyset(&mut empty) };
+    // SAFETY: sets this thread's mask from a valid set; the old mask is not wanted.
+    Errno::result(unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) })?;
+    // SAFETY: a zeroed sigaction is SIG_DFL with no flags and an empty mask.
+    let default: libc::sigaction = unsafe { std::mem::zeroed() };
+    for signal in 1..=64 {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installs the default disposition; EINVAL for numbers libc reserves is fine.
+        unsafe { libc::sigaction(signal, &default, std::ptr::null_mut()) };
+    }
+    Ok(())
+}
+
+fn set_hostname(hostname: &CString) -> std::result::Result<(), Errno> {
+    let bytes = hostname.as_bytes();
+    // SAFETY: passes a pointer and length into a CString we borrow for the call.
+    Errno::result(unsafe { libc::sethostname(bytes.as_ptr().cast(), bytes.len()) }).map(drop)
+}
+
+fn bring_loopback_up() -> std::result::Result<(), Errno> {
+    // SAFETY: creates a socket; the descriptor is owned right below.
+    let raw = Errno::result(unsafe {
+        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0)
+    })?;
+    // SAFETY: the kernel just returned `raw`; we are its only owner.
+    let socket = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: ifreq is a plain C struct; all-zero is a valid empty request.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in request.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills the flags of the interface named in `request`.
+    Errno::result(unsafe {
+        libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS as _, &mut request)
+    })?;
+    // SAFETY: after SIOCGIFFLAGS the flags member of the union is the initialised one.
+    let flags = unsafe { request.ifr_ifru.ifru_flags };
+    request.ifr_ifru.ifru_flags = flags | libc::IFF_UP as libc::c_short;
+    // SAFETY: SIOCSIFFLAGS reads the name and flags from `request`.
+    Errno::result(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS as _, &request) })
+        .map(drop)
+}
+
+fn redirect(source: RawFd, target: RawFd) -> std::result::Result<(), Errno> {
+    if source == target {
+        return clear_close_on_exec(target);
+    }
+    // SAFETY: dup2 onto a standard descriptor number; dup2 clears close-on-exec on the copy.
+    Errno::result(unsafe { libc::dup2(source, target) }).map(drop)
+}
+
+fn clear_close_on_exec(fd: RawFd) -> std::result::Result<(), Errno> {
+    // SAFETY: F_SETFD with 0 clears FD_CLOEXEC on a descriptor we hold.
+    Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }).map(drop)
+}
+
+/// Marks every descriptor from `first` up close-on-exec, so none leaks into the child while the
+/// error pipe still works until exec.
+fn close_on_exec_from(first: u32) -> std::result::Result<(), Errno> {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on our own descriptors.
+    let res = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    Errno::result(res).map(drop)
+}
