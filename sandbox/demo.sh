@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main job, end to end: build everything, then a demo pod. Creates a pod, joins three app
+# containers and an exec to it, shows that they share its namespaces, and stops it the
+# Kubernetes way: stop signal, grace period, SIGKILL, with the exit codes each container got.
+# Run as root on Debian 12: `sudo sandbox/demo.sh`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo: needs root (pods are real namespaces, mounts and processes): sudo $0" >&2
+  exit 1
+fi
+
+.ci/setup
+cargo build --release --workspace --quiet
+sandbox=target/x86_64-unknown-linux-musl/release/sandbox
+root=$(mktemp -d /tmp/sandbox-demo.XXXXXX)
+pod="demo-$$"
+export SANDBOX_ROOT="$root"
+cleanup() { "$sandbox" rm --force "$pod" 2>/dev/null || true; rm -rf "$root"; }
+trap cleanup EXIT
+
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+step "$sandbox" create "$pod" --hostname demo --share-pid
+step "$sandbox" run "$pod" --name polite -- sh -c 'trap "echo polite: got TERM, exiting 0; exit 0" TERM; while :; do sleep 0.1; done'
+step "$sandbox" run "$pod" --name plain -- sleep 1000
+step "$sandbox" run "$pod" --name stubborn -- sh -c 'trap "" TERM; echo stubborn: ignoring TERM; while :; do sleep 0.1; done'
+step "$sandbox" exec "$pod" -- sh -c 'echo "exec: hostname $(hostname), my pid in the pod $$"; ip -brief link show lo'
+echo
+echo "namespaces (host vs pod):"
+pause_pid=$("$sandbox" inspect "$pod" | sed -n 's/^  "pid": \([0-9]*\),$/\1/p')
+for ns in net ipc uts pid; do
+  printf '  %-4s host %s  pod %s\n' "$ns" "$(readlink /proc/self/ns/$ns)" "$(readlink /proc/"$pause_pid"/ns/$ns)"
+done
+step "$sandbox" ps
+step ip netns exec "$pod" ip -brief address
+step "$sandbox" stop "$pod" --timeout 2
+step "$sandbox" logs "$pod" polite
+step "$sandbox" rm "$pod"
+echo
+echo "demo: done; expected exit codes: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period)"
