@@ -1,0 +1,144 @@
+//! Init mode (`pause [OPTIONS] -- CMD [ARGS...]`): run CMD as the one main child, pass every
+//! signal on to it, reap everything, and exit as CMD did.
+//!
+//! The end of the main child is recorded at once (the `--exit-file`), then:
+//! - without `--grace` (or when pause is not PID 1), pause exits as tini does; as PID 1 its
+//!   exit makes the kernel SIGKILL what is left of the PID namespace;
+//! - with `--grace SECS` as PID 1, pause sends SIGTERM to every process left (`kill(-1)`),
+//!   keeps reaping, and at the deadline sends SIGKILL to the rest; it exits when none is left.
+//!   A SIGTERM to pause starts the same drain while CMD still runs: the broadcast is also the
+//!   forward to CMD, so CMD gets SIGTERM once, not twice.
+
+use core::ffi::CStr;
+
+use crate::cli::{Options, PATH_MAX};
+use crate::exit::{self, ExitStatus, Failure};
+use crate::reap::{self, Children};
+use crate::spawn;
+use crate::sys::{self, CStrs, Pid1, SigSet};
+use crate::text::{self, Line};
+
+/// Where the end of the pod is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The main child runs, or has ended and nothing else needs waiting for.
+    Running,
+    /// Everyone got SIGTERM; SIGKILL follows at this monotonic time.
+    Draining { deadline_ns: u64 },
+    /// Everyone got SIGKILL; only reaping is left.
+    Killed,
+}
+
+/// Runs `command` and supervises it until pause exits. `pid1` is the proof that pause is PID 1
+/// of its namespace, without which `--grace` has no one else to stop.
+pub fn run(options: &Options, command: CStrs, envp: CStrs, pid1: Option<Pid1>) -> ! {
+    let main_pid = spawn::spawn(options, command, envp)
+        .unwrap_or_else(|(failure, errno)| exit::fail(failure, errno));
+    let grace = pid1.zip(options.grace_secs);
+    let mut main_status: Option<ExitStatus> = None;
+    let mut phase = Phase::Running;
+    loop {
+        let deadline_ns = match phase {
+            Phase::Draining { deadline_ns } => Some(deadline_ns),
+            Phase::Running | Phase::Killed => None,
+        };
+        let signal = sys::wait_signal(SigSet::ALL, deadline_ns)
+            .unwrap_or_else(|errno| exit::fail(Failure::WaitSignal, errno));
+        match (signal, &grace) {
+            (Some(libc::SIGCHLD), _) => {}
+            (None, Some((pid1, _))) => {
+                // The grace period is over.
+                sys::kill_all(pid1, libc::SIGKILL);
+                phase = Phase::Killed;
+                continue;
+            }
+            (Some(libc::SIGTERM), Some((pid1, secs)))
+                if phase == Phase::Running && main_status.is_none() =>
+            {
+                phase = drain(pid1, *secs);
+                continue;
+            }
+            (Some(signal), _) => {
+                if main_status.is_none() {
+                    // ESRCH: the child ended and its SIGCHLD is still on the way; nothing to do.
+                    let _ = sys::kill(main_pid, signal);
+                }
+                continue;
+            }
+            (None, None) => continue,
+        }
+        let children = reap::reap_all(|pid, wait_status| {
+            if pid == main_pid {
+                let status = ExitStatus::from_wait_status(wait_status);
+                main_status = Some(status);
+                if let Some(path) = options.exit_file {
+                    write_exit_file(path, pid, status);
+                }
+            }
+        });
+        let Some(status) = main_status else {
+            continue;
+        };
+        match (&grace, children, phase) {
+            (Some((pid1, secs)), Children::Running, Phase::Running) => phase = drain(pid1, *secs),
+            (Some(_), Children::Running, Phase::Draining { .. } | Phase::Killed) => {}
+            (None, _, _) | (_, Children::Gone, _) => sys::exit(options.remap(status.code)),
+        }
+    }
+}
+
+/// Sends SIGTERM to every other process of the namespace and returns the draining phase.
+fn drain(pid1: &Pid1, grace_secs: u32) -> Phase {
+    sys::kill_all(pid1, libc::SIGTERM);
+    Phase::Draining {
+        deadline_ns: sys::monotonic_ns() + sys::secs_to_ns(grace_secs),
+    }
+}
+
+/// Writes `{"pid":..,"exit_code":..,"signal":..,"finished_unix_ns":..}` to `path` atomically:
+/// to `path.tmp` first, synced, then renamed over `path`, so a reader sees the whole record or
+/// none. A failure is reported on stderr; pause still exits with the child's code, which is
+/// then the only record of it.
+fn write_exit_file(path: &CStr, pid: libc::pid_t, status: ExitStatus) {
+    let mut record = Line::<128>::new();
+    record
+        .push(b"{\"pid\":")
+        .push_i64(pid.into())
+        .push(b",\"exit_code\":")
+        .push_i64(status.code.into())
+        .push(b",\"signal\":");
+    match status.signal {
+        Some(signal) => record.push_i64(signal.into()),
+        None => record.push(b"null"),
+    };
+    record
+        .push(b",\"finished_unix_ns\":")
+        .push_u64(sys::realtime_ns())
+        .push(b"}\n");
+
+    let mut tmp = Line::<PATH_MAX>::new();
+    tmp.push(path.to_bytes()).push(b".tmp\0");
+    // The parser keeps PATH short enough for ".tmp" and the NUL, and a C string has no NUL
+    // inside, so this cannot fail; if it somehow did, report it like any other failure.
+    let Ok(tmp) = CStr::from_bytes_with_nul(tmp.as_bytes()) else {
+        return report_exit_file_error(path, sys::Errno(libc::ENAMETOOLONG));
+    };
+    let written = sys::create_file(tmp).and_then(|file| {
+        file.write_all(record.as_bytes())?;
+        file.sync()
+    });
+    if let Err(errno) = written.and_then(|()| sys::rename(tmp, path)) {
+        report_exit_file_error(path, errno);
+    }
+}
+
+fn report_exit_file_error(path: &CStr, errno: sys::Errno) {
+    let mut reason = Line::<64>::new();
+    text::push_errno(&mut reason, errno);
+    text::say(&[
+        b"writing exit file ",
+        path.to_bytes(),
+        b": ",
+        reason.as_bytes(),
+    ]);
+}
