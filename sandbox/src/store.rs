@@ -111,6 +111,19 @@ impl Store {
 
     /// Takes the exclusive lock of pod `name`, waiting for other commands on the same pod.
     pub fn lock_pod(&self, name: &str) -> Result<PodLock> {
+        self.lock_pod_with(name, FlockArg::LockExclusive)?
+            .ok_or_else(|| Error::Os {
+                what: format!("locking sandbox {name:?}"),
+                source: nix::errno::Errno::EWOULDBLOCK,
+            })
+    }
+
+    /// Takes the exclusive lock of pod `name` if nobody holds it; `None` if somebody does.
+    pub fn try_lock_pod(&self, name: &str) -> Result<Option<PodLock>> {
+        self.lock_pod_with(name, FlockArg::LockExclusiveNonblock)
+    }
+
+    fn lock_pod_with(&self, name: &str, how: FlockArg) -> Result<Option<PodLock>> {
         let path = self.root.join(LOCKS_DIR).join(name);
         let what = || format!("locking sandbox {name:?} ({})", path.display());
         loop {
@@ -119,15 +132,17 @@ impl Store {
                 &path,
             )
             .context(what)?;
-            let lock = Flock::lock(file, FlockArg::LockExclusive)
-                .map_err(|(_, errno)| errno)
-                .context(what)?;
+            let lock = match Flock::lock(file, how) {
+                Ok(lock) => lock,
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(None),
+                Err((_, errno)) => return Err(errno).context(what),
+            };
             // If `rm` removed (and maybe someone recreated) the file while we waited, we hold a
             // lock nobody else will look at: try again on the current file.
             let locked = lock.metadata().context(what)?;
             match std::fs::symlink_metadata(&path) {
                 Ok(current) if current.ino() == locked.ino() && current.dev() == locked.dev() => {
-                    return Ok(PodLock { _lock: lock, path });
+                    return Ok(Some(PodLock { _lock: lock, path }));
                 }
                 Ok(_) => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
