@@ -150,7 +150,9 @@ fn load(host: &Host, pod: &str, name: &str) -> Result<Loaded> {
     Ok(Loaded { dir, record, exit })
 }
 
-fn load_all(host: &Host, pod: &str) -> Result<Vec<Loaded>> {
+/// Loads every container of a pod. A corrupt record is an error, or with `lenient` (teardown)
+/// a warning.
+fn load_all(host: &Host, pod: &str, lenient: bool) -> Result<Vec<Loaded>> {
     let dir = host.store.pod_dir(pod).join(CONTAINERS_DIR);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -173,6 +175,11 @@ fn load_all(host: &Host, pod: &str) -> Result<Vec<Loaded>> {
             Ok(container) => loaded.push(container),
             // A directory without a record: `run` died before writing it; nothing runs.
             Err(Error::ContainerNotFound { .. }) => {}
+            Err(error) if lenient => log::warn!(
+                "skipping container {name:?} of sandbox {pod:?}: {}; its processes, if any, \
+                 cannot be identified safely and are left alone",
+                crate::error_chain(&error)
+            ),
             Err(error) => return Err(error),
         }
     }
@@ -219,13 +226,35 @@ impl Loaded {
     /// Whether the container's main process or its monitor may still be running.
     fn may_be_running(&self, boot_id: &str) -> bool {
         let alive = |p: &Option<ProcessRecord>| p.as_ref().is_some_and(|p| p.is_alive(boot_id));
-        self.exit.is_none() && (alive(&self.record.monitor) || alive(&self.record.process))
+        self.exit.is_none() && (alive(&self.record.monitor) || alive(&self.main_process(boot_id)))
+    }
+
+    /// The main process and the monitor, where known.
+    fn processes(&self, boot_id: &str) -> Vec<ProcessRecord> {
+        self.main_process(boot_id)
+            .into_iter()
+            .chain(self.record.monitor.clone())
+            .collect()
+    }
+
+    /// The container's main process. A `run` that died before recording it left it only as
+    /// the monitor's child, so it is looked up there.
+    fn main_process(&self, boot_id: &str) -> Option<ProcessRecord> {
+        if self.record.process.is_some() || self.exit.is_some() {
+            return self.record.process.clone();
+        }
+        let monitor = self
+            .record
+            .monitor
+            .as_ref()
+            .filter(|m| m.is_alive(boot_id))?;
+        monitor.children().into_iter().next()
     }
 }
 
 /// The statuses of all containers of a pod.
 pub(crate) fn statuses(host: &Host, pod: &PodRecord) -> Result<Vec<ContainerStatus>> {
-    Ok(load_all(host, &pod.name)?
+    Ok(load_all(host, &pod.name, false)?
         .iter()
         .map(|c| c.status(&host.boot_id))
         .collect())
@@ -233,7 +262,7 @@ pub(crate) fn statuses(host: &Host, pod: &PodRecord) -> Result<Vec<ContainerStat
 
 /// Whether any container of the pod may still be running.
 pub(crate) fn any_running(host: &Host, pod: &PodRecord) -> Result<bool> {
-    Ok(load_all(host, &pod.name)?
+    Ok(load_all(host, &pod.name, false)?
         .iter()
         .any(|c| c.may_be_running(&host.boot_id)))
 }
@@ -241,11 +270,8 @@ pub(crate) fn any_running(host: &Host, pod: &PodRecord) -> Result<bool> {
 /// SIGKILLs every container process and monitor of a pod and waits for them to go.
 pub(crate) fn kill_all(host: &Host, pod: &str) -> Result<()> {
     let mut pidfds = Vec::new();
-    for container in load_all(host, pod)? {
-        for process in [&container.record.process, &container.record.monitor]
-            .into_iter()
-            .flatten()
-        {
+    for container in load_all(host, pod, true)? {
+        for process in container.processes(&host.boot_id) {
             if let Some(pidfd) = process.open(&host.boot_id)? {
                 pidfd.send_signal(libc::SIGKILL)?;
                 pidfds.push(pidfd);
@@ -285,7 +311,7 @@ impl StopTarget {
 
 /// Opens verified pidfds on every container of a pod, for `stop`.
 pub(crate) fn stop_targets(host: &Host, pod: &PodRecord) -> Result<Vec<StopTarget>> {
-    load_all(host, &pod.name)?
+    load_all(host, &pod.name, false)?
         .into_iter()
         .map(|c| {
             let open = |p: &Option<ProcessRecord>| match p {
@@ -293,7 +319,7 @@ pub(crate) fn stop_targets(host: &Host, pod: &PodRecord) -> Result<Vec<StopTarge
                 _ => Ok(None),
             };
             Ok(StopTarget {
-                process: open(&c.record.process)?,
+                process: open(&c.main_process(&host.boot_id))?,
                 monitor: open(&c.record.monitor)?,
                 exited_before: c.exit.is_some(),
                 name: c.record.name.clone(),
@@ -565,10 +591,7 @@ fn read_sync(pipe: std::os::fd::OwnedFd, monitor_pid: i32) -> Result<(i32, i32)>
 }
 
 fn remove_container_dir(host: &Host, container: &Loaded) -> Result<()> {
-    for process in [&container.record.process, &container.record.monitor]
-        .into_iter()
-        .flatten()
-    {
+    for process in container.processes(&host.boot_id) {
         if let Some(pidfd) = process.open(&host.boot_id)? {
             pidfd.send_signal(libc::SIGKILL)?;
             process::wait_all(&[&pidfd], std::time::Duration::from_secs(10))?;

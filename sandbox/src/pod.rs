@@ -72,7 +72,8 @@ pub struct PodRecord {
 pub struct PodStatus {
     /// Pod name.
     pub name: String,
-    /// `running`, `stopped`, `exited` (pause died unexpectedly), `creating`.
+    /// `running`, `stopped`, `exited` (pause died unexpectedly), `creating`, or `failed` (a
+    /// create was interrupted).
     pub state: String,
     /// Host PID of pause.
     pub pid: Option<i32>,
@@ -314,12 +315,7 @@ impl Host {
         if let Some(netns_path) = &record.netns_path {
             namespace::unpin(netns_path)?;
         }
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).context(|| format!("removing {}", dir.display()))
-            }
-            _ => Ok(()),
-        }
+        remove_pod_dir(&dir)
     }
 
     /// A pod's status for `inspect`.
@@ -327,6 +323,13 @@ impl Host {
         let record = self.load_pod(name)?;
         let containers = container::statuses(self, &record)?;
         let (state, reason) = match record.phase {
+            // The creator holds the lock throughout; a free lock means it died.
+            Phase::Creating if self.store.try_lock_pod(name)?.is_some() => (
+                "failed",
+                Some(format!(
+                    "its create was interrupted; `sandbox rm {name}` removes what was left"
+                )),
+            ),
             Phase::Creating => ("creating", None),
             Phase::Stopped => ("stopped", None),
             Phase::Running if self.pause_alive(&record) => ("running", None),
@@ -427,7 +430,9 @@ impl Host {
         if record.phase == Phase::Creating {
             return Err(Error::PodNotRunning {
                 pod: name.to_owned(),
-                state: "being created".to_owned(),
+                // We hold the lock, so its creator died: nothing to stop, only to remove.
+                state: "half-created (its create was interrupted; remove it with `sandbox rm`)"
+                    .to_owned(),
             });
         }
         let reports = stop::stop_containers(self, &record, grace)?;
@@ -455,12 +460,16 @@ impl Host {
     pub fn remove_pod(&self, name: &str, force: bool) -> Result<()> {
         validate_name("sandbox name", name)?;
         let lock = self.store.lock_pod(name)?;
+        let dir = self.store.pod_dir(name);
         let record = match self.load_pod(name) {
             Ok(record) => record,
             Err(Error::PodNotFound(_)) => {
                 lock.remove_file();
                 return Err(Error::PodNotFound(name.to_owned()));
             }
+            // No state file: a create or rm died before writing or after removing it; under
+            // the lock nobody is working on it, so it is finished off.
+            Err(_) if dir.is_dir() && !dir.join(STATE_FILE).exists() => self.orphan_record(name),
             // A corrupt record: only --force may clean it up, from the paths alone.
             Err(error) if force => {
                 log::warn!("{error}; removing the sandbox anyway (--force)");
@@ -522,6 +531,35 @@ impl PodStatus {
             containers: Vec::new(),
         }
     }
+}
+
+/// Removes a pod directory with its state file last, so a command killed halfway leaves a
+/// directory that still says what it was (and the next `rm` finishes the job).
+fn remove_pod_dir(dir: &std::path::Path) -> Result<()> {
+    let what = || format!("removing {}", dir.display());
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).context(what),
+    };
+    for entry in entries {
+        let entry = entry.context(what)?;
+        if entry.file_name() == STATE_FILE {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if entry.file_type().context(what)?.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.context(|| format!("removing {}", path.display()))?;
+    }
+    match std::fs::remove_file(dir.join(STATE_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).context(what),
+        _ => {}
+    }
+    std::fs::remove_dir(dir).context(what)
 }
 
 /// Prefixes the description of an OS error with the operation it was part of.

@@ -68,6 +68,24 @@ impl ProcessRecord {
         })
     }
 
+    /// The live children of the recorded process, found by scanning `/proc` (the kernel's
+    /// `children` file needs CONFIG_PROC_CHILDREN, which many kernels lack).
+    pub fn children(&self) -> Vec<ProcessRecord> {
+        let Ok(all) = procfs::process::all_processes() else {
+            return Vec::new();
+        };
+        all.filter_map(|p| p.ok())
+            .filter_map(|p| p.stat().ok())
+            .filter(|s| s.ppid == self.pid && s.starttime >= self.start_time)
+            .filter(|s| !matches!(s.state, 'Z' | 'X' | 'x'))
+            .map(|s| ProcessRecord {
+                pid: s.pid,
+                start_time: s.starttime,
+                boot_id: self.boot_id.clone(),
+            })
+            .collect()
+    }
+
     /// Whether the recorded process is still running (same boot, same start time, not a zombie).
     pub fn is_alive(&self, boot_id: &str) -> bool {
         self.boot_id == boot_id
