@@ -240,4 +240,20 @@ mod tests {
         };
         assert!(relative.validate().is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn users_round_trip(uid in 0u32.., gid in 0u32..) {
+            let user = User { uid, gid };
+            proptest::prop_assert_eq!(user.to_string().parse::<User>().unwrap(), user);
+        }
+
+        #[test]
+        fn any_user_or_env_text_never_panics(text in ".{0,40}") {
+            let _ = text.parse::<User>();
+            if let Ok(Some((key, _))) = parse_env(&text) {
+                proptest::prop_assert!(!key.is_empty() && !key.contains('='));
+            }
+        }
+    }
 }

@@ -85,4 +85,20 @@ mod tests {
             assert!(parse_signal(bad).is_err(), "{bad:?} was accepted");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_signal_text_parses_or_errs_and_numbers_stay_in_range(text in ".{0,20}") {
+            if let Ok(signal) = parse_signal(&text) {
+                proptest::prop_assert!((1..=SIGNAL_MAX).contains(&signal));
+            }
+        }
+
+        #[test]
+        fn every_signal_name_parses_back(signal in 1..=31i32) {
+            if let Ok(known) = Signal::try_from(signal) {
+                proptest::prop_assert_eq!(parse_signal(known.as_str()).unwrap(), signal);
+            }
+        }
+    }
 }

@@ -333,4 +333,29 @@ mod tests {
         assert_eq!(mode & 0o777, 0o700);
         std::fs::remove_dir_all(&root).unwrap();
     }
+
+    proptest::proptest! {
+        // Whatever a user types, validation never panics, and an accepted name is one path
+        // component that stays inside its directory.
+        #[test]
+        fn accepted_names_stay_inside_the_root(name in ".{0,80}") {
+            if validate_name("sandbox name", &name).is_ok() {
+                let path = Path::new("/root-dir").join(&name);
+                proptest::prop_assert_eq!(path.parent(), Some(Path::new("/root-dir")));
+                proptest::prop_assert!(name != "." && name != ".." && !name.starts_with('-'));
+            }
+        }
+
+        #[test]
+        fn state_files_of_any_bytes_never_panic(bytes in proptest::collection::vec(0u8.., 0..256)) {
+            let root = scratch();
+            std::fs::create_dir_all(&root).unwrap();
+            let path = root.join("state.json");
+            std::fs::write(&path, &bytes).unwrap();
+            let _ = read_json::<crate::pod::PodRecord>(&path);
+            let _ = read_json::<crate::container::ContainerRecord>(&path);
+            let _ = read_json::<crate::container::ExitRecord>(&path);
+            std::fs::remove_dir_all(&root).unwrap();
+        }
+    }
 }
