@@ -124,6 +124,8 @@ impl Store {
     }
 
     fn lock_pod_with(&self, name: &str, how: FlockArg) -> Result<Option<PodLock>> {
+        // Validated here, before the name becomes part of a path: exec, run and stop lock first.
+        validate_name("sandbox name", name)?;
         let path = self.root.join(LOCKS_DIR).join(name);
         let what = || format!("locking sandbox {name:?} ({})", path.display());
         loop {
