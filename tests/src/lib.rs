@@ -202,3 +202,444 @@ macro_rules! assert_exit {
         );
     }};
 }
+
+// ---- sandbox CLI fixtures (used by sandbox_lifecycle and sandbox_containers) ----
+
+/// How long one `sandbox` command may take before the harness kills it and fails the test.
+pub const SANDBOX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs `cmd` to completion with `stdin` as its input, failing the test if it takes longer than
+/// `timeout` or if its stdout/stderr stay open after it exited (a detached process of it, such
+/// as a leaked `pause`, still holds them).
+pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Run {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    let deadline = Instant::now() + timeout;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    std::thread::spawn(move || {
+        // A command that does not read its input closes the pipe: not an error.
+        let _ = input.write_all(&stdin);
+    });
+    let collect = |mut pipe: Box<dyn Read + Send>| {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = tx.send(String::from_utf8_lossy(&bytes).into_owned());
+        });
+        rx
+    };
+    let stdout = collect(Box::new(child.stdout.take().unwrap()));
+    let stderr = collect(Box::new(child.stderr.take().unwrap()));
+    let mut status = None;
+    wait_until(deadline.saturating_duration_since(Instant::now()), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{cmd:?} did not finish within {timeout:?}");
+    };
+    let left = || deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+    let read = |rx: mpsc::Receiver<String>, name: &str| {
+        rx.recv_timeout(left()).unwrap_or_else(|_| {
+            panic!(
+                "{cmd:?} exited ({status}) but its {name} stayed open: a process it left holds it"
+            )
+        })
+    };
+    Run {
+        code: status.code(),
+        stdout: read(stdout, "stdout"),
+        stderr: read(stderr, "stderr"),
+    }
+}
+
+/// A `sandbox --root ROOT` command. `PAUSE_BIN`, when set, is passed on as `SANDBOX_PAUSE`;
+/// otherwise `sandbox` finds `pause` next to itself, as installed.
+pub fn sandbox_command(root: &Path) -> Command {
+    let mut cmd = Command::new(sandbox_bin());
+    cmd.arg("--root").arg(root);
+    cmd.env_remove("SANDBOX_ROOT").env_remove("SANDBOX_PAUSE");
+    if let Some(pause) = std::env::var_os("PAUSE_BIN") {
+        cmd.env("SANDBOX_PAUSE", pause);
+    }
+    cmd
+}
+
+/// Runs `sandbox --root ROOT ARGS...` to completion (see [`run_with_timeout`]).
+pub fn sandbox(root: &Path, args: &[&str]) -> Run {
+    let mut cmd = sandbox_command(root);
+    cmd.args(args);
+    run_with_timeout(cmd, b"", SANDBOX_TIMEOUT)
+}
+
+/// Parses a command's stdout as JSON, failing with its output when it is not.
+pub fn json_of(run: &Run) -> serde_json::Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            run.stdout, run.stderr
+        )
+    })
+}
+
+/// Mount points at `path` or below it, in this mount namespace.
+pub fn mounts_under(path: &Path) -> Vec<String> {
+    let path = path.to_string_lossy().into_owned();
+    let below = format!("{}/", path.trim_end_matches('/'));
+    mounts_containing(&path)
+        .into_iter()
+        .filter(|mount_point| *mount_point == path || mount_point.starts_with(&below))
+        .collect()
+}
+
+/// One process as `/proc/PID/stat` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// PID in the host's PID namespace.
+    pub pid: i32,
+    /// Command name (`comm`).
+    pub comm: String,
+    /// State letter (`R`, `S`, `Z`, ...).
+    pub state: char,
+}
+
+/// Every child of `parent` (zombies included), read from `/proc`.
+pub fn children_of(parent: i32) -> Vec<ProcInfo> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    all.filter_map(Result::ok)
+        .filter_map(|p| p.stat().ok())
+        .filter(|s| s.ppid == parent)
+        .map(|s| ProcInfo {
+            pid: s.pid,
+            comm: s.comm,
+            state: s.state,
+        })
+        .collect()
+}
+
+/// The value of field `key` of `/proc/PID/status` (e.g. `NSpid`, `Uid`, `NoNewPrivs`), trimmed.
+pub fn proc_status_field(pid: i32, key: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let prefix = format!("{key}:");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .map(|value| value.trim().to_owned())
+}
+
+/// Whether bit `signal` is set in `/proc/PID/status` field `field` (`SigCgt`: caught by a
+/// handler, `SigIgn`: ignored): how a test knows a process has set up its signal handling.
+pub fn signal_in_mask(pid: i32, field: &str, signal: i32) -> bool {
+    proc_status_field(pid, field)
+        .and_then(|mask| u64::from_str_radix(&mask, 16).ok())
+        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+}
+
+/// A process in the host's namespaces, to compare a pod's against: the test process itself
+/// (`/proc/1/ns/*` may be unreadable, e.g. when PID 1 is protected).
+pub fn host_pid() -> i32 {
+    std::process::id() as i32
+}
+
+/// The descriptor numbers `pid` has open, sorted.
+pub fn open_fds(pid: i32) -> Vec<i32> {
+    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("listing /proc/{pid}/fd: {e}"))
+        .map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    fds.sort_unstable();
+    fds
+}
+
+/// Makes `cmd`'s process start with a copy of its stderr at descriptor `fd`, *not*
+/// close-on-exec: a descriptor that leaks into whatever that process runs unless it closes it.
+/// (It is made in the child only, so the test process's other threads never inherit it.)
+pub fn leak_stderr_copy_into(cmd: &mut Command, fd: i32) {
+    use std::os::unix::process::CommandExt;
+    fn dup_stderr_to(fd: i32) -> std::io::Result<()> {
+        // SAFETY: dup2 is async-signal-safe and only creates descriptor `fd` in this process.
+        match unsafe { libc::dup2(2, fd) } {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        }
+    }
+    // SAFETY: the hook runs between fork and exec and only calls dup2, which is
+    // async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || dup_stderr_to(fd));
+    }
+}
+
+/// A private state root for `sandbox --root`: a fresh 0700 directory under the temp dir. On drop
+/// it unmounts whatever is still mounted below it (so one failing test leaks nothing into the
+/// others), removes it, and then fails the test if anything had been left mounted.
+pub struct StateRoot {
+    path: PathBuf,
+}
+
+impl StateRoot {
+    /// Creates a new, empty state root.
+    pub fn new() -> std::sync::Arc<StateRoot> {
+        use std::os::unix::fs::DirBuilderExt;
+        let path = std::env::temp_dir().join(unique_name("sandbox-root"));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .unwrap();
+        std::sync::Arc::new(StateRoot { path })
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `sandbox --root <this> ARGS...`.
+    pub fn sandbox(&self, args: &[&str]) -> Run {
+        sandbox(&self.path, args)
+    }
+
+    /// The names in the root other than the lock directory: the pods' directories.
+    pub fn entries(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.path)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name != ".locks")
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for StateRoot {
+    fn drop(&mut self) {
+        let leftover = mounts_under(&self.path);
+        for mount_point in leftover.iter().rev() {
+            let _ = nix::mount::umount2(mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = std::fs::remove_dir_all(&self.path);
+        if !std::thread::panicking() {
+            assert!(
+                leftover.is_empty(),
+                "left mounted under {}: {leftover:?}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// A pod created with `sandbox create` in a private state root. On drop: `sandbox rm --force`,
+/// then checks (failing the test unless it is already failing) that its pause and containers
+/// are gone and nothing of it is left mounted or on disk, cleaning up by hand what was.
+pub struct Pod {
+    name: String,
+    root: std::sync::Arc<StateRoot>,
+}
+
+impl Pod {
+    /// Creates a pod with `sandbox create NAME EXTRA...` in a new private root; panics on failure.
+    pub fn create(extra: &[&str]) -> Pod {
+        Pod::create_in(&StateRoot::new(), extra)
+    }
+
+    /// Creates a pod with a unique name in `root`; panics on failure.
+    pub fn create_in(root: &std::sync::Arc<StateRoot>, extra: &[&str]) -> Pod {
+        let name = unique_name("sbx");
+        let mut args = vec!["create", name.as_str()];
+        args.extend_from_slice(extra);
+        let created = root.sandbox(&args);
+        let pod = Pod {
+            name,
+            root: std::sync::Arc::clone(root),
+        };
+        assert_exit!(created, 0);
+        pod
+    }
+
+    /// The pod's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its state root.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// Its state directory.
+    pub fn dir(&self) -> PathBuf {
+        self.root.path().join(&self.name)
+    }
+
+    /// Its `ip netns` pin.
+    pub fn netns_path(&self) -> PathBuf {
+        Path::new("/run/netns").join(&self.name)
+    }
+
+    /// Runs `sandbox --root ROOT ARGS...` (the pod's name is not added).
+    pub fn sandbox(&self, args: &[&str]) -> Run {
+        self.root.sandbox(args)
+    }
+
+    /// `sandbox inspect NAME`, parsed; panics unless it succeeds.
+    pub fn inspect(&self) -> serde_json::Value {
+        let run = self.sandbox(&["inspect", &self.name]);
+        assert_exit!(run, 0);
+        json_of(&run)
+    }
+
+    /// The host PID of its pause.
+    pub fn pid(&self) -> i32 {
+        let inspect = self.inspect();
+        inspect["pid"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no pid in {inspect}")) as i32
+    }
+
+    /// The inode of its pinned namespace `kind`, as `inspect` reports it.
+    pub fn ns_inode(&self, kind: &str) -> u64 {
+        let inspect = self.inspect();
+        inspect["namespaces"][kind]["inode"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {kind} namespace in {inspect}"))
+    }
+
+    /// `sandbox exec NAME -- COMMAND...`.
+    pub fn exec(&self, command: &[&str]) -> Run {
+        self.exec_with(&[], command)
+    }
+
+    /// `sandbox exec NAME OPTIONS... -- COMMAND...`.
+    pub fn exec_with(&self, options: &[&str], command: &[&str]) -> Run {
+        let mut args = vec!["exec", self.name.as_str()];
+        args.extend_from_slice(options);
+        args.push("--");
+        args.extend_from_slice(command);
+        self.sandbox(&args)
+    }
+
+    /// `sandbox run NAME --name CONTAINER OPTIONS... -- COMMAND...`, unchecked.
+    pub fn try_run(&self, container: &str, options: &[&str], command: &[&str]) -> Run {
+        let mut args = vec!["run", self.name.as_str(), "--name", container];
+        args.extend_from_slice(options);
+        args.push("--");
+        args.extend_from_slice(command);
+        self.sandbox(&args)
+    }
+
+    /// Starts a container (see [`Pod::try_run`]); panics unless it starts. Returns its host PID.
+    pub fn run(&self, container: &str, options: &[&str], command: &[&str]) -> i32 {
+        let run = self.try_run(container, options, command);
+        assert_exit!(run, 0);
+        self.container(container)["pid"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("container {container} has no pid")) as i32
+    }
+
+    /// The `inspect` object of one container; panics if there is none.
+    pub fn container(&self, container: &str) -> serde_json::Value {
+        let inspect = self.inspect();
+        inspect["containers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no containers array in {inspect}"))
+            .iter()
+            .find(|c| c["name"] == container)
+            .unwrap_or_else(|| panic!("no container {container} in {inspect}"))
+            .clone()
+    }
+
+    /// The names of the pod's containers, as `inspect` lists them.
+    pub fn container_names(&self) -> Vec<String> {
+        self.inspect()["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The names of the container directories on disk.
+    pub fn container_dirs(&self) -> Vec<String> {
+        let mut names: Vec<String> = match std::fs::read_dir(self.dir().join("containers")) {
+            Ok(entries) => entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Pod {
+    fn drop(&mut self) {
+        let mut pids = Vec::new();
+        let inspect = self.sandbox(&["inspect", &self.name]);
+        if inspect.code == Some(0) {
+            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&inspect.stdout) {
+                pids.extend(value["pid"].as_i64());
+                if let Some(containers) = value["containers"].as_array() {
+                    pids.extend(containers.iter().filter_map(|c| c["pid"].as_i64()));
+                }
+            }
+        }
+        let removed = self.sandbox(&["rm", "--force", &self.name]);
+        let mut problems = Vec::new();
+        // `rm` of a pod a test already removed fails with "does not exist": fine.
+        if removed.code != Some(0) && !removed.stderr.contains("does not exist") {
+            problems.push(format!("rm --force failed: {removed:?}"));
+        }
+        for pid in pids.into_iter().map(|pid| pid as i32) {
+            if !wait_until(Duration::from_secs(5), || !is_alive(pid)) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                problems.push(format!("process {pid} survived rm --force"));
+            }
+        }
+        let netns = self.netns_path();
+        let mut leftover = mounts_under(&self.dir());
+        if is_mounted(&netns) {
+            leftover.push(netns.to_string_lossy().into_owned());
+        }
+        for mount_point in leftover.iter().rev() {
+            let _ = nix::mount::umount2(mount_point.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        if !leftover.is_empty() {
+            problems.push(format!("left mounted: {leftover:?}"));
+        }
+        if netns.exists() {
+            let _ = std::fs::remove_file(&netns);
+            problems.push(format!("{} left behind", netns.display()));
+        }
+        if self.dir().exists() {
+            let _ = std::fs::remove_dir_all(self.dir());
+            problems.push(format!("{} left behind", self.dir().display()));
+        }
+        if !problems.is_empty() && !std::thread::panicking() {
+            panic!("pod {} was not cleaned up: {problems:#?}", self.name);
+        }
+    }
+}
