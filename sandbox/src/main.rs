@@ -67,8 +67,11 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Exec(args) => {
             let command = command_spec(args.process)?;
+            // Caught before the command starts: a signal arriving before the handlers were in
+            // place would kill this CLI by its default action and orphan the command.
+            let signals = forwarded_signals()?;
             let child = host.exec(&args.name, &command)?;
-            wait_forwarding_signals(child)
+            wait_forwarding_signals(child, signals)
         }
         Command::Run(args) => {
             let stop_signal = sandbox::exit::parse_signal(&args.stop_signal)?;
@@ -134,17 +137,25 @@ fn command_spec(process: cli::Process) -> Result<CommandSpec> {
     })
 }
 
-/// Waits for an `exec` child (pause in init mode), passing on the signals a user or a script
-/// sends us, and returns its exit code (128+n if it was killed by signal n).
-fn wait_forwarding_signals(child: sandbox::process::PidFd) -> Result<u8> {
+/// Catches the signals `exec` passes on to its command; those that arrive before the command
+/// runs are kept and passed on once it does.
+fn forwarded_signals() -> Result<signal_hook::iterator::Signals> {
     use signal_hook::consts::signal::*;
     let forwarded = [
         SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT,
     ];
-    let mut signals = signal_hook::iterator::Signals::new(forwarded).map_err(|e| Error::Io {
+    signal_hook::iterator::Signals::new(forwarded).map_err(|e| Error::Io {
         what: "installing signal handlers to forward signals to exec".to_owned(),
         source: e,
-    })?;
+    })
+}
+
+/// Waits for an `exec` child (pause in init mode), passing on the signals a user or a script
+/// sends us, and returns its exit code (128+n if it was killed by signal n).
+fn wait_forwarding_signals(
+    child: sandbox::process::PidFd,
+    mut signals: signal_hook::iterator::Signals,
+) -> Result<u8> {
     let pid = child.pid();
     let child = std::sync::Arc::new(child);
     let forwarder = std::sync::Arc::clone(&child);
