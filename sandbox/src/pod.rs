@@ -29,6 +29,8 @@ use crate::stop::{self, StopReport};
 use crate::store::{self, PodLock, validate_name};
 
 const STATE_FILE: &str = "state.json";
+/// What `stop` reported for each container, kept so a later `stop` reports the same.
+const STOP_REPORT_FILE: &str = "stop.json";
 /// How long pause gets to exit after SIGTERM before it is killed.
 const PAUSE_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -435,7 +437,16 @@ impl Host {
                     .to_owned(),
             });
         }
+        // A stopped pod reports what its stop found; run again, the policy would only see
+        // containers that had all "exited by itself".
+        let report_path = self.store.pod_dir(name).join(STOP_REPORT_FILE);
+        if record.phase == Phase::Stopped {
+            if let Some(reports) = store::read_json(&report_path)? {
+                return Ok(reports);
+            }
+        }
         let reports = stop::stop_containers(self, &record, grace)?;
+        store::write_json(&report_path, &reports)?;
         if let Some(pause) = &record.pause {
             if let Some(pidfd) = pause.open(&self.boot_id)? {
                 pidfd.send_signal(libc::SIGTERM)?;

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::container::{self, StopTarget};
 use crate::error::Result;
@@ -22,7 +22,7 @@ use crate::process::{self, PidFd};
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How a container's run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ending {
     /// It had exited before `stop` began.
@@ -47,7 +47,7 @@ impl std::fmt::Display for Ending {
 }
 
 /// One line of `stop`'s report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StopReport {
     /// Container name.
     pub name: String,
