@@ -13,14 +13,23 @@ fi
 
 .ci/setup
 cargo build --release --workspace --quiet
-sandbox=target/x86_64-unknown-linux-musl/release/sandbox
+export PATH="$PWD/target/x86_64-unknown-linux-musl/release:$PATH"
+sandbox=sandbox
 root=$(mktemp -d /tmp/sandbox-demo.XXXXXX)
 pod="demo-$$"
 export SANDBOX_ROOT="$root"
 cleanup() { "$sandbox" rm --force "$pod" 2>/dev/null || true; rm -rf "$root"; }
 trap cleanup EXIT
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+# Shows a command as one would type it (arguments with spaces or quotes single-quoted), runs it.
+step() {
+  local shown=() arg
+  for arg in "$@"; do
+    if [[ $arg =~ [[:space:]\"\'\$\;\&\|] ]]; then shown+=("'${arg//\'/\'\\\'\'}'"); else shown+=("$arg"); fi
+  done
+  printf '\n\033[1m$ %s\033[0m\n' "${shown[*]}"
+  "$@"
+}
 
 step "$sandbox" create "$pod" --hostname demo --share-pid
 step "$sandbox" run "$pod" --name polite -- sh -c 'trap "echo polite: got TERM, exiting 0; exit 0" TERM; while :; do sleep 0.1; done'
