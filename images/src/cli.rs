@@ -29,8 +29,8 @@ pub(crate) struct Args {
     #[arg(long, default_value = PAUSE_REPOSITORY)]
     pub repository: String,
 
-    /// The static pause binary to package [default: the release build next to this program,
-    /// target/<triple>/release/pause, built first under `cargo run`]
+    /// The static pause binary to package (default: `pause` in the release directory next to
+    /// this program, built first when run by `cargo run`)
     #[arg(long, value_name = "PATH")]
     pub pause: Option<PathBuf>,
 
