@@ -143,16 +143,16 @@ impl Host {
         self.store.pod_dir(name).join(STATE_FILE)
     }
 
-    /// Reads a pod's record; [`Error::PodNotFound`] if there is none.
+    /// Reads a pod's record; [`Error::PodNotFound`] if there is none. A directory without a
+    /// state file is a `create` that died before writing it or an `rm` that died after removing
+    /// it (the file is written first and removed last): it reads as a record in `creating`, so
+    /// commands report it as interrupted and `rm` or the next `create` finish it off.
     pub(crate) fn load_pod(&self, name: &str) -> Result<PodRecord> {
         validate_name("sandbox name", name)?;
         let dir = self.store.pod_dir(name);
         match store::read_json(&dir.join(STATE_FILE))? {
             Some(record) => Ok(record),
-            None if dir.exists() => Err(Error::CorruptState {
-                path: dir.join(STATE_FILE),
-                source: serde::de::Error::custom("the pod directory has no state file"),
-            }),
+            None if dir.is_dir() => Ok(self.orphan_record(name)),
             None => Err(Error::PodNotFound(name.to_owned())),
         }
     }
@@ -328,9 +328,14 @@ impl Host {
             // The creator holds the lock throughout; a free lock means it died.
             Phase::Creating if self.store.try_lock_pod(name)?.is_some() => (
                 "failed",
-                Some(format!(
-                    "its create was interrupted; `sandbox rm {name}` removes what was left"
-                )),
+                Some(if self.pod_state_path(name).exists() {
+                    format!("its create was interrupted; `sandbox rm {name}` removes what was left")
+                } else {
+                    format!(
+                        "a create or rm of it was interrupted (it has no state file); \
+                         `sandbox rm {name}` removes what was left"
+                    )
+                }),
             ),
             Phase::Creating => ("creating", None),
             Phase::Stopped => ("stopped", None),
@@ -471,16 +476,12 @@ impl Host {
     pub fn remove_pod(&self, name: &str, force: bool) -> Result<()> {
         validate_name("sandbox name", name)?;
         let lock = self.store.lock_pod(name)?;
-        let dir = self.store.pod_dir(name);
         let record = match self.load_pod(name) {
             Ok(record) => record,
             Err(Error::PodNotFound(_)) => {
                 lock.remove_file();
                 return Err(Error::PodNotFound(name.to_owned()));
             }
-            // No state file: a create or rm died before writing or after removing it; under
-            // the lock nobody is working on it, so it is finished off.
-            Err(_) if dir.is_dir() && !dir.join(STATE_FILE).exists() => self.orphan_record(name),
             // A corrupt record: only --force may clean it up, from the paths alone.
             Err(error) if force => {
                 log::warn!("{error}; removing the sandbox anyway (--force)");
