@@ -1,1 +1,774 @@
-//! Tests: pause (to be written).
+//! Tests: `pause`, the pod's PID 1 and a tiny init, driven as the real static binary.
+//!
+//! As PID 1 it runs in a new PID namespace (`unshare --pid --fork`, see `PidNamespace`); as a
+//! plain child of the test it shows the not-PID-1 behaviour (subreaper, warning). Orphans are
+//! handed over with `hand_orphans_to`. Descriptors are passed to pause with a `pre_exec` dup2.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use sandbox_tests::{
+    PidNamespace, ScratchDir, assert_exit, child_pids, comm_of, hand_orphans_to, is_alive,
+    pause_bin, require_root, run, wait_until, zombie_children,
+};
+
+/// How long anything that should be quick may take on a loaded machine.
+const SOON: Duration = Duration::from_secs(10);
+
+/// A `pause` command with stdin closed and stdout/stderr piped.
+fn pause_command(args: &[&str]) -> Command {
+    let mut command = Command::new(pause_bin());
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Makes each `fd` appear as descriptor `target` in the spawned process (without close-on-exec).
+/// Every source is first copied above 100, so one `dup2` cannot overwrite another's source.
+fn pass_fds(command: &mut Command, fds: &[(&OwnedFd, i32)]) {
+    let pairs: Vec<(i32, i32)> = fds
+        .iter()
+        .map(|(fd, target)| (fd.as_raw_fd(), *target))
+        .collect();
+    // Runs between fork and exec: allocates nothing and calls only async-signal-safe functions.
+    let dup_fds = move || {
+        let mut high = [-1; 8];
+        for (slot, (fd, _)) in high.iter_mut().zip(&pairs) {
+            // SAFETY: fcntl takes integers; F_DUPFD_CLOEXEC only creates a descriptor.
+            *slot = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 100) };
+            if *slot == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        for (fd, (_, target)) in high.iter().zip(&pairs) {
+            // SAFETY: dup2 takes integers; `target` is ours to replace in the new process.
+            if unsafe { libc::dup2(*fd, *target) } == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: `dup_fds` is async-signal-safe, as pre_exec requires.
+    unsafe { command.pre_exec(dup_fds) };
+}
+
+/// A pipe whose ends are close-on-exec in the test process: (read end, write end).
+fn pipe() -> (OwnedFd, OwnedFd) {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap()
+}
+
+/// A spawned pause. If the test ends without having seen it exit (a failed assertion), it is
+/// SIGKILLed together with its children, so no test leaves processes behind.
+struct Spawned(Child);
+
+impl Spawned {
+    fn new(command: &mut Command) -> Spawned {
+        Spawned(command.spawn().unwrap())
+    }
+
+    fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+
+    /// Waits for pause to exit within `timeout`; fails if it does not.
+    fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let mut status = None;
+        wait_until(timeout, || {
+            status = self.0.try_wait().unwrap();
+            status.is_some()
+        });
+        status.unwrap_or_else(|| panic!("pause did not exit within {timeout:?}"))
+    }
+
+    /// Everything left on its stderr (read after it exited).
+    fn stderr(&mut self) -> String {
+        let mut stderr = String::new();
+        self.0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        stderr
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // pause is alive and unwaited, so its PID and its children's are still theirs.
+            for child in child_pids(self.pid()) {
+                let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn signal(pid: i32, signal: Signal) {
+    kill(Pid::from_raw(pid), signal).unwrap();
+}
+
+/// Field `key` of `/proc/PID/status`, trimmed.
+fn status_field(pid: i32, key: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let value = status
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{key}:")));
+    value
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+        .trim()
+        .to_owned()
+}
+
+/// The descriptors `pid` has open, sorted.
+fn fds_of(pid: i32) -> Vec<i32> {
+    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    fds.sort_unstable();
+    fds
+}
+
+/// utime + stime of `pid` in clock ticks, and its voluntary + involuntary context switches:
+/// a process that never wakes up keeps both unchanged.
+fn cpu_and_wakeups(pid: i32) -> (u64, u64) {
+    let stat = procfs::process::Process::new(pid).unwrap().stat().unwrap();
+    let switches: u64 = ["voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"]
+        .iter()
+        .map(|key| status_field(pid, key).parse::<u64>().unwrap())
+        .sum();
+    (stat.utime + stat.stime, switches)
+}
+
+/// The one `<pid> <errno>` line pause writes on `--sync-fd`.
+fn read_sync_line(read_end: OwnedFd) -> (i32, i32) {
+    let mut line = String::new();
+    std::fs::File::from(read_end)
+        .read_to_string(&mut line)
+        .unwrap();
+    let (pid, errno) = line
+        .strip_suffix('\n')
+        .and_then(|line| line.split_once(' '))
+        .unwrap_or_else(|| panic!("bad sync line {line:?}"));
+    (pid.parse().unwrap(), errno.parse().unwrap())
+}
+
+/// Starts pause in init mode with `--sync-fd 3` and returns it with the PID of its child,
+/// known to have exec'd.
+fn spawn_init(args: &[&str], command: &[&str]) -> (Spawned, i32) {
+    let (read_end, write_end) = pipe();
+    let mut pause = pause_command(args);
+    pause.args(["--sync-fd", "3", "--"]).args(command);
+    pass_fds(&mut pause, &[(&write_end, 3)]);
+    let child = Spawned::new(&mut pause);
+    drop(write_end);
+    let (pid, errno) = read_sync_line(read_end);
+    assert_eq!(errno, 0, "exec of {command:?} failed");
+    (child, pid)
+}
+
+// ---- hold mode ----
+
+#[test]
+fn hold_mode_as_pid1_reaps_thousands_of_orphans_at_once() {
+    require_root();
+    // Control: under a PID 1 that never waits, the same hand-over leaves every orphan a zombie
+    // child of that PID 1, so the test below cannot pass by the orphans going elsewhere.
+    let control = PidNamespace::start("sleep", ["100"]);
+    hand_orphans_to(control.pid(), 100);
+    assert_eq!(
+        child_pids(control.pid()).len(),
+        100,
+        "the orphans did not land on PID 1"
+    );
+    drop(control);
+
+    let pause = PidNamespace::start(pause_bin(), [""; 0]);
+    pause.wait_signals_blocked();
+    hand_orphans_to(pause.pid(), 3000);
+    let reaped = wait_until(SOON, || child_pids(pause.pid()).is_empty());
+    assert!(reaped, "{} children left", child_pids(pause.pid()).len());
+    assert!(zombie_children(pause.pid()).is_empty());
+    assert!(is_alive(pause.pid()));
+}
+
+#[test]
+fn hold_mode_as_pid1_exits_0_on_sigterm_and_sigint_with_one_line() {
+    require_root();
+    for (sig, name) in [(Signal::SIGTERM, "SIGTERM"), (Signal::SIGINT, "SIGINT")] {
+        let mut pause = PidNamespace::start(pause_bin(), [""; 0]);
+        pause.wait_signals_blocked();
+        pause.signal(sig);
+        let run = pause.wait(SOON).expect("pause did not exit");
+        assert_exit!(run, 0);
+        assert_eq!(
+            run.stderr,
+            format!("pause: shutting down, got signal {name}\n")
+        );
+    }
+}
+
+#[test]
+fn hold_mode_ignores_other_signals() {
+    require_root();
+    // Not PID 1, where the default action of these signals would kill it.
+    let mut pause = Spawned::new(&mut pause_command(&[]));
+    let pid = pause.pid();
+    let mut warning = String::new();
+    BufReader::new(pause.0.stderr.as_mut().unwrap())
+        .read_line(&mut warning)
+        .unwrap();
+    for sig in [
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGPIPE,
+        libc::SIGALRM,
+        libc::SIGPWR,
+        libc::SIGTSTP,
+        // Signals 32-34 are reserved by the C libraries, but anyone can send them.
+        32,
+        34,
+        64,
+    ] {
+        // SAFETY: kill takes plain integers; `pid` is our live, unwaited child.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+    }
+    // Once nothing is pending any more, pause has taken every signal and is still there.
+    let taken = wait_until(SOON, || {
+        status_field(pid, "SigPnd") == "0000000000000000"
+            && status_field(pid, "ShdPnd") == "0000000000000000"
+    });
+    assert!(taken, "signals still pending");
+    assert!(is_alive(pid));
+    assert_eq!(status_field(pid, "State").chars().next(), Some('S'));
+    signal(pid, Signal::SIGTERM);
+    assert_eq!(pause.wait(SOON).code(), Some(0));
+}
+
+#[test]
+fn idle_pause_uses_no_cpu_and_never_wakes_up() {
+    require_root();
+    let hold = PidNamespace::start(pause_bin(), [""; 0]);
+    let (mut init, init_child) = spawn_init(&[], &["sleep", "100"]);
+    let pids = [hold.pid(), init.pid()];
+    for pid in pids {
+        let asleep = wait_until(SOON, || {
+            std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|wchan| wchan.contains("sigtimedwait"))
+        });
+        assert!(asleep, "pause {pid} never went to sleep in rt_sigtimedwait");
+    }
+    let before = pids.map(cpu_and_wakeups);
+    // The figure is about a span of time, so this test does wait for one.
+    std::thread::sleep(Duration::from_secs(1));
+    let after = pids.map(cpu_and_wakeups);
+    for ((pid, before), after) in pids.iter().zip(before).zip(after) {
+        assert_eq!(after.0 - before.0, 0, "pause {pid} used CPU while idle");
+        assert_eq!(after.1 - before.1, 0, "pause {pid} woke up while idle");
+    }
+    assert_eq!(before[0].0, 0, "hold-mode pause used CPU at all");
+    signal(init_child, Signal::SIGKILL);
+    assert_eq!(init.wait(SOON).code(), Some(137));
+}
+
+#[test]
+fn not_pid1_warns_once_and_reaps_orphans_of_its_subtree_as_subreaper() {
+    require_root();
+    let scratch = ScratchDir::new("pause-subreaper");
+    let go = scratch.path().join("go");
+    // The subshell becomes pause's child when sh execs pause. Once told to go, it starts 20
+    // sleeps and exits: the sleeps are orphans of pause's subtree.
+    let script = format!(
+        "( while [ ! -e {go} ]; do sleep 0.01; done; for i in $(seq 20); do sleep 100 & done; exit 0 ) & exec {pause}",
+        go = go.display(),
+        pause = pause_bin().display(),
+    );
+    let mut pause = Spawned::new(
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    let pid = pause.pid();
+    let mut stderr = BufReader::new(pause.0.stderr.take().unwrap());
+    let mut warning = String::new();
+    stderr.read_line(&mut warning).unwrap();
+    assert_eq!(
+        warning,
+        format!("pause: warning: not PID 1 (pid {pid}); reaping orphans as a child subreaper\n")
+    );
+    // The warning comes after PR_SET_CHILD_SUBREAPER, so the orphans now land on pause.
+    std::fs::write(&go, "").unwrap();
+    let mut orphans = Vec::new();
+    let adopted = wait_until(SOON, || {
+        orphans = child_pids(pid);
+        orphans.len() == 20
+            && orphans
+                .iter()
+                .all(|&o| comm_of(o).as_deref() == Some("sleep"))
+    });
+    assert!(adopted, "pause's children: {orphans:?}");
+    for orphan in orphans {
+        signal(orphan, Signal::SIGKILL);
+    }
+    assert!(
+        wait_until(SOON, || child_pids(pid).is_empty()),
+        "orphans not reaped"
+    );
+    signal(pid, Signal::SIGTERM);
+    assert_eq!(pause.wait(SOON).code(), Some(0));
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(
+        rest, "pause: shutting down, got signal SIGTERM\n",
+        "more than one warning"
+    );
+}
+
+// ---- command line ----
+
+#[test]
+fn version_and_help() {
+    require_root();
+    for flag in ["-v", "--version"] {
+        let run = run(pause_bin(), [flag]);
+        assert_exit!(run, 0);
+        assert_eq!(run.stdout, format!("pause {}\n", env!("CARGO_PKG_VERSION")));
+    }
+    for flag in ["-h", "--help"] {
+        let run = run(pause_bin(), [flag]);
+        assert_exit!(run, 0);
+        assert!(run.stdout.starts_with("usage: pause"), "{}", run.stdout);
+        assert!(run.stdout.contains("--grace SECS"), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn unknown_arguments_exit_2_with_a_usage_line() {
+    require_root();
+    let cases: &[&[&str]] = &[
+        &["--frobnicate"],
+        &["sleep", "1"],
+        &["--grace", "5"],
+        &["--"],
+        &["--grace"],
+        &["--grace", "soon", "--", "true"],
+        &["--remap-exit", "256", "--", "true"],
+        &["--user", "nobody", "--", "true"],
+        &["--sync-fd", "-1", "--", "true"],
+    ];
+    for args in cases {
+        let run = run(pause_bin(), *args);
+        assert_exit!(run, 2);
+        assert!(
+            run.stderr.contains("usage: pause"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty());
+    }
+}
+
+// ---- init mode ----
+
+#[test]
+fn init_mode_exits_with_the_commands_code() {
+    require_root();
+    let scratch = ScratchDir::new("pause-exit");
+    let not_executable = scratch.path().join("not-executable");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let not_executable = not_executable.to_str().unwrap();
+    let cases: &[(&[&str], i32, &str)] = &[
+        (&["true"], 0, ""),
+        (&["sh", "-c", "exit 7"], 7, ""),
+        (&["sh", "-c", "kill -TERM $$"], 143, ""),
+        (&["sh", "-c", "kill -KILL $$"], 137, ""),
+        (&[not_executable], 126, "permission denied"),
+        (
+            &["no-such-command-anywhere"],
+            127,
+            "pause: no-such-command-anywhere: not found\n",
+        ),
+        (&["/no/such/path"], 127, "pause: /no/such/path: not found\n"),
+    ];
+    for (command, code, stderr) in cases {
+        let run = run(pause_bin(), ["--"].iter().chain(command.iter()));
+        assert_exit!(run, *code);
+        assert!(run.stderr.contains(stderr), "{command:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn init_mode_forwards_signals_to_the_command() {
+    require_root();
+    // The command traps each signal with its own exit code. `wait` on a background sleep lets
+    // the shell run the trap at once; the sleep starts before the trap is set, so the trap
+    // always has it to kill.
+    let cases = [
+        (Signal::SIGTERM, "TERM", 42),
+        (Signal::SIGUSR1, "USR1", 43),
+        (Signal::SIGHUP, "HUP", 44),
+        (Signal::SIGINT, "INT", 45),
+        (Signal::SIGQUIT, "QUIT", 46),
+        (Signal::SIGUSR2, "USR2", 47),
+        (Signal::SIGWINCH, "WINCH", 48),
+        (Signal::SIGCONT, "CONT", 49),
+    ];
+    for (sig, name, code) in cases {
+        let script = format!(
+            "sleep 100 & p=$!; trap 'kill $p; wait $p; exit {code}' {name}; echo ready; wait $p; exit 99"
+        );
+        let mut pause = Spawned::new(&mut pause_command(&["--", "sh", "-c", &script]));
+        let mut ready = String::new();
+        BufReader::new(pause.0.stdout.as_mut().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready, "ready\n");
+        signal(pause.pid(), sig);
+        let status = pause.wait(SOON);
+        assert_eq!(status.code(), Some(code), "{name}: {}", pause.stderr());
+    }
+}
+
+#[test]
+fn init_mode_as_pid1_reaps_orphans_and_keeps_its_command() {
+    require_root();
+    let pause = PidNamespace::start(pause_bin(), ["--", "sleep", "100"]);
+    pause.wait_signals_blocked();
+    let command = wait_until(SOON, || child_pids(pause.pid()).len() == 1);
+    assert!(command);
+    hand_orphans_to(pause.pid(), 1000);
+    let reaped = wait_until(SOON, || child_pids(pause.pid()).len() == 1);
+    assert!(reaped, "{} children left", child_pids(pause.pid()).len());
+    assert!(zombie_children(pause.pid()).is_empty());
+}
+
+#[test]
+fn the_command_gets_an_empty_signal_mask_and_only_stdio() {
+    require_root();
+    let extra = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+    let (read_end, write_end) = pipe();
+    let mut command = pause_command(&["--sync-fd", "3", "--", "sleep", "100"]);
+    pass_fds(&mut command, &[(&write_end, 3), (&extra, 7)]);
+    let mut pause = Spawned::new(&mut command);
+    drop(write_end);
+    let (child, errno) = read_sync_line(read_end);
+    assert_eq!(errno, 0);
+    let pause_pid = pause.pid();
+    assert!(
+        fds_of(pause_pid).contains(&7),
+        "the test did not pass fd 7 to pause"
+    );
+    assert_eq!(status_field(child, "SigBlk"), "0000000000000000");
+    assert_eq!(fds_of(child), [0, 1, 2]);
+    signal(child, Signal::SIGKILL);
+    assert_eq!(pause.wait(SOON).code(), Some(137));
+}
+
+#[test]
+fn user_and_no_new_privs_apply_to_the_command() {
+    require_root();
+    let (mut pause, child) = spawn_init(
+        &["--user", "65534:65533", "--no-new-privs"],
+        &["sleep", "100"],
+    );
+    assert_eq!(status_field(child, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(child, "Gid"), "65533\t65533\t65533\t65533");
+    assert_eq!(status_field(child, "Groups"), "");
+    assert_eq!(status_field(child, "NoNewPrivs"), "1");
+    assert_eq!(status_field(pause.pid(), "NoNewPrivs"), "0");
+    signal(child, Signal::SIGKILL);
+    assert_eq!(pause.wait(SOON).code(), Some(137));
+
+    // Without :GID the group is the user's number; without --no-new-privs the bit stays off.
+    let (mut pause, child) = spawn_init(&["--user", "1000"], &["sleep", "100"]);
+    assert_eq!(status_field(child, "Uid"), "1000\t1000\t1000\t1000");
+    assert_eq!(status_field(child, "Gid"), "1000\t1000\t1000\t1000");
+    assert_eq!(status_field(child, "NoNewPrivs"), "0");
+    signal(child, Signal::SIGKILL);
+    assert_eq!(pause.wait(SOON).code(), Some(137));
+}
+
+#[test]
+fn remap_exit_reports_listed_codes_as_0() {
+    require_root();
+    let remaps = [
+        "--remap-exit",
+        "143",
+        "--remap-exit",
+        "7",
+        "--remap-exit",
+        "1",
+        "--remap-exit",
+        "2",
+        "--remap-exit",
+        "3",
+        "--remap-exit",
+        "4",
+        "--remap-exit",
+        "5",
+        "--remap-exit",
+        "6",
+    ];
+    let cases = [
+        ("exit 7", 0),
+        ("kill -TERM $$", 0),
+        ("exit 6", 0),
+        ("exit 8", 8),
+        ("kill -KILL $$", 137),
+    ];
+    for (script, code) in cases {
+        let command = ["--", "sh", "-c", script];
+        let run = run(pause_bin(), remaps.iter().chain(&command));
+        assert_exit!(run, code);
+    }
+}
+
+#[test]
+fn sync_fd_reports_the_pid_and_the_exec_result() {
+    require_root();
+    let (mut pause, child) = spawn_init(&[], &["sleep", "100"]);
+    // The PID is pause's child, already running the command.
+    let ppid = procfs::process::Process::new(child)
+        .unwrap()
+        .stat()
+        .unwrap()
+        .ppid;
+    assert_eq!(ppid, pause.pid());
+    assert_eq!(comm_of(child).as_deref(), Some("sleep"));
+    signal(child, Signal::SIGTERM);
+    assert_eq!(pause.wait(SOON).code(), Some(143));
+
+    let scratch = ScratchDir::new("pause-sync");
+    let not_executable = scratch.path().join("not-executable");
+    std::fs::write(&not_executable, "").unwrap();
+    let cases = [
+        ("no-such-command-anywhere", libc::ENOENT, 127),
+        (not_executable.to_str().unwrap(), libc::EACCES, 126),
+    ];
+    for (command, expected_errno, code) in cases {
+        let (read_end, write_end) = pipe();
+        let mut cmd = pause_command(&["--sync-fd", "3", "--", command]);
+        pass_fds(&mut cmd, &[(&write_end, 3)]);
+        let mut pause = Spawned::new(&mut cmd);
+        drop(write_end);
+        let (pid, errno) = read_sync_line(read_end);
+        assert!(pid > 0);
+        assert_eq!(errno, expected_errno, "{command}");
+        assert_eq!(pause.wait(SOON).code(), Some(code));
+    }
+}
+
+#[test]
+fn sync_fd_that_is_not_open_is_refused() {
+    require_root();
+    let run = run(pause_bin(), ["--sync-fd", "99", "--", "true"]);
+    assert_exit!(run, 9);
+    assert!(run.stderr.contains("bad file descriptor"), "{}", run.stderr);
+}
+
+#[test]
+fn exit_file_records_the_end_of_the_command() {
+    require_root();
+    let scratch = ScratchDir::new("pause-exit-file");
+    let path = scratch.path().join("exit.json");
+    let path_arg = path.to_str().unwrap();
+    // (options, command, exit_code, signal): the record keeps the real code, not the remapped one.
+    type Case<'a> = (&'a [&'a str], &'a [&'a str], i64, Option<i64>);
+    let cases: [Case; 4] = [
+        (&[], &["sh", "-c", "exit 7"], 7, None),
+        (&[], &["sh", "-c", "kill -TERM $$"], 143, Some(15)),
+        (
+            &["--remap-exit", "137"],
+            &["sh", "-c", "kill -KILL $$"],
+            137,
+            Some(9),
+        ),
+        (&[], &["no-such-command-anywhere"], 127, None),
+    ];
+    for (options, command, code, sig) in cases {
+        let _ = std::fs::remove_file(&path);
+        let (read_end, write_end) = pipe();
+        let mut cmd = pause_command(&["--exit-file", path_arg, "--sync-fd", "3"]);
+        cmd.args(options).arg("--").args(command);
+        pass_fds(&mut cmd, &[(&write_end, 3)]);
+        let before = unix_ns();
+        let mut pause = Spawned::new(&mut cmd);
+        drop(write_end);
+        let (pid, _) = read_sync_line(read_end);
+        pause.wait(SOON);
+        let after = unix_ns();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.ends_with("}\n") && text.lines().count() == 1,
+            "{text:?}"
+        );
+        let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(record.as_object().unwrap().len(), 4, "{text}");
+        assert_eq!(record["pid"], pid, "{text}");
+        assert_eq!(record["exit_code"], code, "{text}");
+        assert_eq!(record["signal"].as_i64(), sig, "{text}");
+        let finished = record["finished_unix_ns"].as_u64().unwrap();
+        assert!(
+            (before..=after).contains(&finished),
+            "{before} <= {finished} <= {after}"
+        );
+        assert!(!scratch.path().join("exit.json.tmp").exists());
+    }
+}
+
+fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+// ---- --grace (PID 1 only) ----
+
+/// The shell snippet of a process that ignores SIGTERM (an ignored signal stays ignored
+/// across exec) and one that does not, both in the background.
+const STUBBORN_AND_MEEK: &str = "(trap '' TERM; exec sleep 100) & (exec sleep 100) &";
+
+#[test]
+fn grace_sigkills_what_ignores_sigterm_at_the_deadline_and_keeps_the_code() {
+    require_root();
+    let scratch = ScratchDir::new("pause-grace");
+    let exit_file = scratch.path().join("exit.json");
+    let script = format!("{STUBBORN_AND_MEEK} exit 3");
+    let start = Instant::now();
+    let mut pause = PidNamespace::start(
+        pause_bin(),
+        [
+            "--grace",
+            "1",
+            "--exit-file",
+            exit_file.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    // The exit file comes first, while the grace period runs: SIGTERM removed the meek
+    // sleep, the stubborn one is still there.
+    assert!(wait_until(SOON, || exit_file.exists()), "no exit file");
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&exit_file).unwrap()).unwrap();
+    assert_eq!(record["exit_code"], 3);
+    assert!(
+        wait_until(SOON, || child_pids(pause.pid()).len() == 1),
+        "{:?}",
+        child_pids(pause.pid())
+    );
+    assert!(
+        start.elapsed() < Duration::from_millis(900),
+        "too slow to test the deadline"
+    );
+    assert!(is_alive(pause.pid()), "pause left before the deadline");
+
+    let run = pause.wait(SOON).expect("pause did not exit");
+    let elapsed = start.elapsed();
+    assert_exit!(run, 3);
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "exited after {elapsed:?}, before the deadline"
+    );
+    assert!(elapsed < Duration::from_secs(4), "exited after {elapsed:?}");
+}
+
+#[test]
+fn grace_ends_early_when_everything_exits_on_sigterm() {
+    require_root();
+    let start = Instant::now();
+    let mut pause = PidNamespace::start(
+        pause_bin(),
+        [
+            "--grace",
+            "30",
+            "--",
+            "sh",
+            "-c",
+            "sleep 100 & sleep 100 & exit 5",
+        ],
+    );
+    let run = pause.wait(SOON).expect("pause waited for the grace period");
+    assert_exit!(run, 5);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn grace_on_sigterm_stops_everyone_and_keeps_the_commands_code() {
+    require_root();
+    let script = format!(
+        "trap 'exit 9' TERM; {STUBBORN_AND_MEEK} echo ready; while :; do sleep 100 & wait $!; done"
+    );
+    let mut pause = PidNamespace::start(pause_bin(), ["--grace", "1", "--", "sh", "-c", &script]);
+    assert_eq!(pause.read_stdout_line(), "ready\n");
+    pause.wait_signals_blocked();
+    let start = Instant::now();
+    pause.signal(Signal::SIGTERM);
+    let run = pause.wait(SOON).expect("pause did not exit");
+    let elapsed = start.elapsed();
+    assert_exit!(run, 9);
+    assert!(
+        elapsed >= Duration::from_millis(950),
+        "the stubborn sleep was not waited for: {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_secs(4), "took {elapsed:?}");
+}
+
+#[test]
+fn grace_is_a_no_op_when_not_pid1() {
+    require_root();
+    // pause must neither wait for the background sleep nor signal it (kill(-1) outside a
+    // PID namespace would hit the whole host).
+    let start = Instant::now();
+    let run = run(
+        pause_bin(),
+        [
+            "--grace",
+            "30",
+            "--",
+            "sh",
+            "-c",
+            "sleep 100 >/dev/null 2>&1 & echo $!; exit 4",
+        ],
+    );
+    let sleeper: i32 = run.stdout.trim().parse().unwrap();
+    let alive = is_alive(sleeper);
+    signal(sleeper, Signal::SIGKILL);
+    assert_exit!(run, 4);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(alive, "the background sleep was signalled");
+}

@@ -643,3 +643,221 @@ impl Drop for Pod {
         }
     }
 }
+
+// ---- PID namespaces and orphans (used by the pause tests and the figures benchmark) ----
+
+/// PIDs of the children of `pid` (zombies included), from `/proc/PID/task/PID/children`.
+/// Cheap even with thousands of processes on the host, unlike a scan of `/proc`: use it to poll.
+/// Empty when `pid` is gone.
+pub fn child_pids(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(|child| child.parse().unwrap())
+        .collect()
+}
+
+/// The command name of `pid` (`/proc/PID/comm`), or `None` if it is gone.
+pub fn comm_of(pid: i32) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(comm.trim_end().to_owned())
+}
+
+/// A program running as PID 1 of a new PID namespace, started with
+/// `unshare --pid --fork --kill-child PROGRAM ARGS...` and seen from the host. Its stdout and
+/// stderr are pipes. On drop, `unshare` is SIGKILLed; `--kill-child` makes the kernel SIGKILL
+/// the init with it, and the death of a PID namespace's init kills the whole namespace.
+pub struct PidNamespace {
+    unshare: std::process::Child,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    init: i32,
+}
+
+impl PidNamespace {
+    /// Starts `program args...` as PID 1 of a new PID namespace, and returns once it runs
+    /// (its PID is known and it has exec'd, so it no longer looks like `unshare`).
+    pub fn start<S: AsRef<OsStr>>(
+        program: impl AsRef<OsStr>,
+        args: impl IntoIterator<Item = S>,
+    ) -> PidNamespace {
+        let mut unshare = Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child"])
+            .arg(program.as_ref())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("running unshare: {e}"));
+        let stdout = std::io::BufReader::new(unshare.stdout.take().unwrap());
+        let unshare_pid = unshare.id() as i32;
+        let mut init = None;
+        let started = wait_until(Duration::from_secs(10), || {
+            init = child_pids(unshare_pid)
+                .first()
+                .copied()
+                .filter(|&pid| comm_of(pid).is_some_and(|comm| comm != "unshare"));
+            init.is_some()
+        });
+        let namespace = PidNamespace {
+            unshare,
+            stdout,
+            init: init.unwrap_or(0),
+        };
+        assert!(
+            started,
+            "{:?} did not start in a PID namespace",
+            program.as_ref()
+        );
+        namespace
+    }
+
+    /// The init's PID on the host.
+    pub fn pid(&self) -> i32 {
+        self.init
+    }
+
+    /// Waits until the init has taken over its signals: it blocks them (`SigBlk` is not 0), or
+    /// it sleeps in `rt_sigtimedwait` (which clears `SigBlk` for the wait, keeping the mask in
+    /// the kernel's `real_blocked`). From then on a signal sent to it is queued, not dropped;
+    /// a PID 1 drops the signals it neither handles nor blocks, so signalling it any earlier
+    /// would race with its start.
+    pub fn wait_signals_blocked(&self) {
+        let pid = self.init;
+        let blocked = wait_until(Duration::from_secs(10), || {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let mask = status.lines().find_map(|line| line.strip_prefix("SigBlk:"));
+            let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+            mask.is_some_and(|mask| !mask.trim().trim_start_matches('0').is_empty())
+                || wchan.contains("sigtimedwait")
+        });
+        assert!(blocked, "init {pid} never took over its signals");
+    }
+
+    /// Sends `signal` to the init.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.init), signal).unwrap();
+    }
+
+    /// Reads one line of the init's stdout (blocking).
+    pub fn read_stdout_line(&mut self) -> String {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut self.stdout, &mut line).unwrap();
+        line
+    }
+
+    /// Waits up to `timeout` for the init to exit and returns how it did (`unshare` exits
+    /// with its init's status); `None` on timeout.
+    pub fn wait(&mut self, timeout: Duration) -> Option<Run> {
+        let mut status = None;
+        wait_until(timeout, || {
+            status = self.unshare.try_wait().unwrap();
+            status.is_some()
+        });
+        let status = status?;
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut stdout).unwrap();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.unshare.stderr.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+        }
+        Some(Run {
+            code: status.code(),
+            stdout,
+            stderr,
+        })
+    }
+}
+
+impl Drop for PidNamespace {
+    fn drop(&mut self) {
+        // `unshare` is our child, so its PID cannot have been reused while we hold it unwaited;
+        // killing it (not the init by PID) is what makes this safe after the init exited.
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+/// Serialises the in-process forks of the harness (nix's `FORK_MTX` idea): a forked child of
+/// this multi-threaded process runs only async-signal-safe calls, and one fork at a time keeps
+/// their process counts predictable.
+static FORK_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Hands `count` orphans at once to the reaper of `init`'s PID namespace (`init` must be its
+/// PID 1): a leader process inside the namespace forks `count` children that exit at once,
+/// then exits itself, and the kernel re-parents its `count` zombies to the init in one go
+/// (as when a pod's process tree dies). Returns the moment the leader was about to exit, for
+/// timing the reaping; fails the test if the orphans could not be made.
+///
+/// The leader must live *inside* the namespace: the kernel re-parents orphans to the reaper of
+/// the exiting parent's own PID namespace, so a parent that merely entered it with `setns` would
+/// hand them to the host's init instead. Hence three levels: a helper here does `setns`,
+/// forks the leader (its first child inside), and waits for it.
+pub fn hand_orphans_to(init: i32, count: usize) -> Instant {
+    use nix::unistd::{ForkResult, fork};
+    use std::os::fd::AsFd;
+
+    let namespace = std::fs::File::open(format!("/proc/{init}/ns/pid")).unwrap();
+    let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let guard = FORK_LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // SAFETY: the child runs only async-signal-safe calls (setns, fork, write, waitpid, _exit;
+    // no allocation, no locks) and ends with `_exit`, never returning into the harness.
+    let helper = match unsafe { fork() }.unwrap() {
+        ForkResult::Child => orphan_helper(namespace.as_fd(), ready_write.as_fd(), count),
+        ForkResult::Parent { child } => child,
+    };
+    drop(guard);
+    drop(ready_write);
+    let mut byte = [0u8; 1];
+    let ready = nix::unistd::read(&ready_read, &mut byte).unwrap();
+    let handed_over = Instant::now();
+    let status = nix::sys::wait::waitpid(helper, None).unwrap();
+    assert_eq!(
+        (ready, status),
+        (1, nix::sys::wait::WaitStatus::Exited(helper, 0)),
+        "the orphan helper failed (exit codes: 2 setns, 3 fork of an orphan, 4 fork of the leader)"
+    );
+    handed_over
+}
+
+/// The forked helper of [`hand_orphans_to`]. Async-signal-safe calls only; never returns.
+fn orphan_helper(
+    namespace: std::os::fd::BorrowedFd,
+    ready: std::os::fd::BorrowedFd,
+    count: usize,
+) -> ! {
+    use nix::unistd::{ForkResult, fork};
+
+    fn _exit(code: i32) -> ! {
+        // SAFETY: _exit ends the process without running the harness's exit handlers, which a
+        // forked child of a multi-threaded process must not run.
+        unsafe { libc::_exit(code) }
+    }
+    // setns(CLONE_NEWPID) moves this process's future children into the namespace.
+    if nix::sched::setns(namespace, nix::sched::CloneFlags::CLONE_NEWPID).is_err() {
+        _exit(2);
+    }
+    // SAFETY: this process is single-threaded (a fork of the harness) and the leader, too,
+    // runs only async-signal-safe calls.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            for _ in 0..count {
+                // SAFETY: as above; the orphan-to-be only exits.
+                match unsafe { fork() } {
+                    Ok(ForkResult::Child) => _exit(0),
+                    Ok(ForkResult::Parent { .. }) => {}
+                    Err(_) => _exit(3),
+                }
+            }
+            let _ = nix::unistd::write(ready, &[1]);
+            _exit(0)
+        }
+        Ok(ForkResult::Parent { child }) => match nix::sys::wait::waitpid(child, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => _exit(code),
+            _ => _exit(4),
+        },
+        Err(_) => _exit(4),
+    }
+}
