@@ -6,10 +6,11 @@
 //! writes `exit.json` atomically. Nothing else stays running per container.
 //!
 //! `run`: lock → record `creating` → clone3 the monitor (new session, pod namespaces, logs on
-//! stdout/stderr, `--sync-fd` kept open) → read `"<pid> <errno>"` from the sync pipe (the
-//! monitor writes it once CMD's exec succeeded or failed) → verify the PID is the monitor's
-//! child and record it with its start time → record `running`. An exec failure is reported
-//! with 127 (not found) or 126 (not executable) and leaves nothing behind.
+//! stdout/stderr, `--sync-fd` kept open) → record it with its start time, then let it exec
+//! (see `spawn.rs`) → read `"<pid> <errno>"` from the sync pipe (the monitor writes it once
+//! CMD's exec succeeded or failed) → verify the PID is the monitor's child and record it with
+//! its start time → record `running`. An exec failure is reported with 127 (not found) or 126
+//! (not executable) and leaves nothing behind.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -424,7 +425,12 @@ impl Host {
             Some(stderr.as_fd()),
         ])
         .pass_fd(sync_write.as_fd())
-        .spawn()
+        // Recorded before it may run (and start CMD), so a successor finds and kills it if we
+        // die from here on; if we die before, it exits without running.
+        .spawn_recorded(|monitor| {
+            record.monitor = ProcessRecord::of(monitor.pid(), &self.boot_id);
+            store::write_json(&dir.join(STATE_FILE), record)
+        })
         .map_err(|e| match e {
             Error::Os { what, source } => Error::Os {
                 what: format!(
@@ -437,8 +443,6 @@ impl Host {
         })?;
         drop(sync_write);
         let monitor_pid = monitor.pid();
-        record.monitor = ProcessRecord::of(monitor_pid, &self.boot_id);
-        store::write_json(&dir.join(STATE_FILE), record)?;
         let (pid, errno) = read_sync(sync_read, monitor_pid)?;
         if errno != 0 {
             // The monitor exits with 127 or 126 right away; its status is the verdict.

@@ -2,11 +2,11 @@
 //!
 //! `create`: lock → mkdir → record `creating` → clone3 `pause` into new IPC, UTS, NET (and PID)
 //! namespaces, setting the hostname and bringing `lo` up in the child → record pause's PID and
-//! start time → pin each namespace under `ns/` and the net namespace at `/run/netns/NAME` →
-//! record `running`. Any failure tears down what was done, in reverse. A record left in
-//! `creating` by a killed CLI is found by the next command that takes the pod's lock (the
-//! creator held it throughout, so a `creating` record seen under the lock is orphaned) and
-//! torn down the same way.
+//! start time (before the child may exec: see `spawn.rs`) → pin each namespace under `ns/` and
+//! the net namespace at `/run/netns/NAME` → record `running`. Any failure tears down what was
+//! done, in reverse. A record left in `creating` by a killed CLI is found by the next command
+//! that takes the pod's lock (the creator held it throughout, so a `creating` record seen under
+//! the lock is orphaned) and torn down the same way.
 //!
 //! `stop`: containers first (see [`crate::stop`]), then SIGTERM to pause through a verified
 //! pidfd; the pins stay until `rm`. `rm`: unpin, remove the directory, remove the lock file.
@@ -241,23 +241,24 @@ impl Host {
                 Some(dev_null.as_fd()),
                 Some(pause_log.as_fd()),
             ])
-            .spawn()
+            // Recorded before it may run, so a successor finds and kills it if we die from here
+            // on; if we die before, it exits without running.
+            .spawn_recorded(|pause| {
+                let pid = pause.pid();
+                let log = dir.join("pause.log");
+                record.pause =
+                    Some(
+                        ProcessRecord::of(pid, &self.boot_id).ok_or_else(|| Error::Os {
+                            what: format!("pid {pid} exited at once (see {})", log.display()),
+                            source: nix::errno::Errno::ESRCH,
+                        })?,
+                    );
+                self.save_pod(record)
+            })
             .map_err(|e| {
                 with_context(e, &format!("starting pause for sandbox {:?}", record.name))
             })?;
         let pid = pause.pid();
-        record.pause = Some(
-            ProcessRecord::of(pid, &self.boot_id).ok_or_else(|| Error::Os {
-                what: format!(
-                    "starting pause for sandbox {:?}: it exited at once (see {})",
-                    record.name,
-                    dir.join("pause.log").display()
-                ),
-                source: nix::errno::Errno::ESRCH,
-            })?,
-        );
-        // Recorded before anything is pinned, so a successor can kill it if we die here.
-        self.save_pod(record)?;
         log::debug!("sandbox {:?}: pause is pid {pid}", record.name);
         for kind in kinds {
             let pin = namespace::pin(

@@ -17,10 +17,18 @@
 //! 4. `sethostname` and bringing `lo` up (new namespaces only)
 //! 5. `chdir`, stdio onto 0, 1, 2, every other descriptor close-on-exec (`close_range`),
 //!    except one descriptor passed on purpose (the monitor's `--sync-fd`)
-//! 6. `execve`
+//! 6. wait for the parent's go: one byte on a second pipe, or end-of-file if the parent died
+//!    or gave up, and then the child exits instead of running `pause`
+//! 7. `execve`
 //!
 //! A failing step writes `(step, errno)` to a close-on-exec pipe and exits; the parent reads the
 //! pipe: end-of-file means exec succeeded, eight bytes name the step that failed and why.
+//!
+//! The go (step 6) is what makes a killed CLI leave nothing unnamed behind: between `clone3` and
+//! the go, the parent records the child's identity in the pod's state ([`Spawn::spawn_recorded`]).
+//! A CLI SIGKILLed before that record is on disk also closes its end of the go pipe, so the
+//! child never becomes a `pause` that no state file names (a holder or monitor nobody could
+//! find to stop).
 
 use std::ffi::{CString, c_char};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -59,12 +67,13 @@ enum Step {
     ChangeDirectory,
     RedirectStdio,
     CloseDescriptors,
+    WaitForParent,
     Exec,
 }
 
 impl Step {
     fn from_u32(n: u32) -> Option<Step> {
-        const ALL: [Step; 9] = [
+        const ALL: [Step; 10] = [
             Step::ResetSignals,
             Step::NewSession,
             Step::JoinNamespace,
@@ -73,6 +82,7 @@ impl Step {
             Step::ChangeDirectory,
             Step::RedirectStdio,
             Step::CloseDescriptors,
+            Step::WaitForParent,
             Step::Exec,
         ];
         ALL.into_iter().find(|s| *s as u32 == n)
@@ -94,6 +104,7 @@ impl Step {
             ),
             Step::RedirectStdio => "redirecting standard input and output".to_owned(),
             Step::CloseDescriptors => "closing inherited descriptors".to_owned(),
+            Step::WaitForParent => "waiting for sandbox to record the process".to_owned(),
             Step::Exec => format!("executing {:?}", spawn.program),
         }
     }
@@ -189,13 +200,25 @@ impl<'a> Spawn<'a> {
 
     /// Forks and execs. Returns a pidfd on the child once it has exec'd, or the step that failed.
     pub fn spawn(&self) -> Result<PidFd> {
+        self.spawn_recorded(|_| Ok(()))
+    }
+
+    /// Forks, calls `record` with the child (which waits before exec), then lets it exec.
+    /// `record` is where the caller writes the child's identity to disk, so that whoever
+    /// finds the state later can find the process; if `record` fails, or this process dies
+    /// before it returns, the child exits without exec. Returns a pidfd on the child once it
+    /// has exec'd, or the first error: the step that failed in the child, else `record`'s.
+    pub fn spawn_recorded(&self, record: impl FnOnce(&PidFd) -> Result<()>) -> Result<PidFd> {
         let argv = null_terminated(&self.argv);
         let envp = null_terminated(&self.env);
-        let (error_read, error_write) =
+        let pipe = |what: &str| {
             nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|source| Error::Os {
-                what: "creating the spawn error pipe".to_owned(),
+                what: format!("creating the spawn {what} pipe"),
                 source,
-            })?;
+            })
+        };
+        let (error_read, error_write) = pipe("error")?;
+        let (go_read, go_write) = pipe("go")?;
         let mut pidfd: RawFd = -1;
         let mut args = clone_args(self.new_namespaces, &mut pidfd);
         // SAFETY: clone3 without CLONE_VM or a stack forks like fork(2): the child gets a copy
@@ -216,20 +239,35 @@ impl<'a> Spawn<'a> {
             source,
         })?;
         if pid == 0 {
+            // Only the parent may hold the write end: the child must see end-of-file on the
+            // go pipe when the parent dies.
+            drop(go_write);
             drop(error_read);
-            self.run_child(error_write.as_raw_fd(), &argv, &envp);
+            self.run_child(error_write.as_raw_fd(), go_read.as_raw_fd(), &argv, &envp);
         }
         drop(error_write);
+        drop(go_read);
         // SAFETY: with CLONE_PIDFD the kernel stored a new descriptor in `pidfd`, owned by us.
         let pidfd = PidFd::from_owned(unsafe { OwnedFd::from_raw_fd(pidfd) }, pid as i32);
+        let recorded = record(&pidfd);
+        if recorded.is_ok() {
+            // A child that already failed a step has exited: EPIPE, and the error pipe says why.
+            let _ = nix::unistd::write(&go_write, &[1]);
+        }
+        drop(go_write);
         match read_child_error(&error_read) {
-            None => Ok(pidfd),
+            None => recorded.map(|()| pidfd),
             Some((step, errno)) => {
                 // The child exits right after reporting; reap it so it leaves no zombie.
                 let _ = nix::sys::wait::waitpid(Pid::from_raw(pid as i32), None);
-                let what = match Step::from_u32(step) {
+                let step = Step::from_u32(step);
+                if matches!(step, Some(Step::WaitForParent)) {
+                    // It only gave up because the record failed: that is the error.
+                    recorded?;
+                }
+                let what = match step {
                     Some(step) => step.describe(self),
-                    None => format!("starting {:?} (unknown step {step})", self.program),
+                    None => format!("starting {:?} (unknown step)", self.program),
                 };
                 Err(Error::Os {
                     what,
@@ -240,7 +278,13 @@ impl<'a> Spawn<'a> {
     }
 
     /// The child side: async-signal-safe calls only, then exec or `_exit`.
-    fn run_child(&self, error_fd: RawFd, argv: &[*const c_char], envp: &[*const c_char]) -> ! {
+    fn run_child(
+        &self,
+        error_fd: RawFd,
+        go_fd: RawFd,
+        argv: &[*const c_char],
+        envp: &[*const c_char],
+    ) -> ! {
         let fail = |step: Step, errno: Errno| -> ! { report_and_exit(error_fd, step, errno) };
         if let Err(errno) = reset_signals() {
             fail(Step::ResetSignals, errno);
@@ -282,6 +326,9 @@ impl<'a> Spawn<'a> {
             None => Ok(()),
         }) {
             fail(Step::CloseDescriptors, errno);
+        }
+        if let Err(errno) = wait_for_go(go_fd) {
+            fail(Step::WaitForParent, errno);
         }
         // SAFETY: argv and envp are null-terminated arrays of pointers into CStrings that live
         // in `self` for the whole call; execve only returns on failure.
@@ -340,6 +387,22 @@ fn report_and_exit(error_fd: RawFd, step: Step, errno: Errno) -> ! {
     // SAFETY: _exit ends the child without running atexit handlers or flushing stdio buffers
     // that belong to the parent.
     unsafe { libc::_exit(127) }
+}
+
+/// Blocks until the parent writes its go byte; end-of-file (the parent died, or its record
+/// failed) is `ECANCELED`.
+fn wait_for_go(go_fd: RawFd) -> std::result::Result<(), Errno> {
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: reads at most one byte into a stack buffer from a descriptor we hold.
+        let res = unsafe { libc::read(go_fd, byte.as_mut_ptr().cast(), 1) };
+        match Errno::result(res) {
+            Ok(1) => return Ok(()),
+            Ok(_) => return Err(Errno::ECANCELED),
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno),
+        }
+    }
 }
 
 fn reset_signals() -> std::result::Result<(), Errno> {
