@@ -13,6 +13,10 @@
 //! Pin: open `/proc/PID/ns/KIND` → check the holder is still alive through its pidfd (so the
 //! PID was not recycled between spawn and open) → create an empty file → bind-mount
 //! `/proc/self/fd/N` onto it. Unpin: `umount2(MNT_DETACH)` → unlink.
+//!
+//! Members: the processes in a pinned namespace are found by the inode of `/proc/PID/ns/KIND`,
+//! whatever the state files say, which is how `rm` finds processes whose records were lost
+//! ([`pinned_inode`], [`members`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -26,7 +30,7 @@ use nix::sched::CloneFlags;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
-use crate::process::PidFd;
+use crate::process::{PidFd, ProcessRecord};
 
 /// The kinds of namespace a pod shares between its containers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -221,6 +225,48 @@ pub fn ensure_shared_mount(dir: &Path) -> Result<()> {
     )
     .context(what)?;
     make_shared().context(what)
+}
+
+/// The inode of the namespace pinned at `path`; `None` if there is no pin there (no file, or a
+/// file that is not mounted on nsfs: a pin interrupted before its mount).
+pub fn pinned_inode(path: &Path) -> Result<Option<u64>> {
+    let what = || format!("reading the pinned namespace {}", path.display());
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).context(what),
+    };
+    if nix::sys::statfs::fstatfs(file.as_fd())
+        .context(what)?
+        .filesystem_type()
+        != nix::sys::statfs::NSFS_MAGIC
+    {
+        return Ok(None);
+    }
+    Ok(Some(file.metadata().context(what)?.ino()))
+}
+
+/// The live processes in namespace `inode` of kind `kind` (by `/proc/PID/ns/KIND`). Each is
+/// recorded (PID and start time) and *then* checked again, so a PID recycled after the check
+/// yields a record whose start time no longer matches, which [`ProcessRecord::open`] refuses.
+pub fn members(kind: NamespaceKind, inode: u64, boot_id: &str) -> Vec<ProcessRecord> {
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
+    let in_namespace = |pid: i32| {
+        std::fs::metadata(format!("/proc/{pid}/ns/{}", kind.proc_name()))
+            .is_ok_and(|m| m.ino() == inode)
+    };
+    all.filter_map(|p| p.ok())
+        .map(|p| p.pid())
+        .filter(|&pid| in_namespace(pid))
+        .filter_map(|pid| ProcessRecord::of(pid, boot_id))
+        .filter(|p| in_namespace(p.pid))
+        .collect()
 }
 
 /// The inode of a namespace file (`/proc/PID/ns/KIND` or a pin).

@@ -9,7 +9,9 @@
 //! the lock is orphaned) and torn down the same way.
 //!
 //! `stop`: containers first (see [`crate::stop`]), then SIGTERM to pause through a verified
-//! pidfd; the pins stay until `rm`. `rm`: unpin, remove the directory, remove the lock file.
+//! pidfd; the pins stay until `rm`. `rm`: kill what its records name, then whatever else is in
+//! its pinned namespaces (found by `/proc/PID/ns`, see [`namespace::members`]), unpin, remove
+//! the directory, remove the lock file.
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
@@ -312,6 +314,7 @@ impl Host {
                 process::wait_all(&[&pidfd], PAUSE_STOP_TIMEOUT)?;
             }
         }
+        self.kill_namespace_members(&record.name)?;
         for kind in JOIN_ORDER {
             namespace::unpin(&dir.join("ns").join(kind.proc_name()))?;
         }
@@ -319,6 +322,40 @@ impl Host {
             namespace::unpin(netns_path)?;
         }
         remove_pod_dir(&dir)
+    }
+
+    /// SIGKILLs every process still in one of the pod's pinned namespaces and waits for them:
+    /// those no record names any more (a corrupt or lost state file, a recycled PID in one) or
+    /// never named (orphans of a container), which would otherwise outlive the pod unseen.
+    fn kill_namespace_members(&self, name: &str) -> Result<()> {
+        let ns_dir = self.store.pod_dir(name).join("ns");
+        let mut pidfds = Vec::new();
+        for kind in JOIN_ORDER {
+            let Some(inode) = namespace::pinned_inode(&ns_dir.join(kind.proc_name()))? else {
+                continue;
+            };
+            for member in namespace::members(kind, inode, &self.boot_id) {
+                if let Some(pidfd) = member.open(&self.boot_id)? {
+                    log::debug!(
+                        "sandbox {name:?}: killing pid {} in its {kind} namespace",
+                        member.pid
+                    );
+                    pidfd.send_signal(libc::SIGKILL)?;
+                    pidfds.push(pidfd);
+                }
+            }
+        }
+        let pidfds: Vec<&PidFd> = pidfds.iter().collect();
+        if let Some(survivor) = process::wait_all(&pidfds, PAUSE_STOP_TIMEOUT)?.first() {
+            return Err(Error::Os {
+                what: format!(
+                    "killing the processes in the namespaces of sandbox {name:?}: pid {} survived SIGKILL",
+                    survivor.pid()
+                ),
+                source: nix::errno::Errno::ETIMEDOUT,
+            });
+        }
+        Ok(())
     }
 
     /// A pod's status for `inspect`.
