@@ -40,7 +40,8 @@
 //! {`setgroups(0, NULL)`, `setgid`, `setuid`}, `close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)`,
 //! `execve` per `PATH` entry; on failure `write` of the errno to the pipe, one line on stderr,
 //! `exit_group(126 or 127)`. The parent: `close` (write end), `read` (EOF or errno),
-//! {`write(N)`, `close(N)`}, then loops on `rt_sigtimedwait`: a signal → `kill(child, sig)`;
+//! {`write(N)`, on EPIPE `rt_sigtimedwait(SIGPIPE, 0)` to drop the SIGPIPE it raised,
+//! `close(N)`}, then loops on `rt_sigtimedwait`: a signal → `kill(child, sig)`;
 //! SIGCHLD → `wait4(-1, WNOHANG)` until 0 or ECHILD. When the child has ended:
 //! {`open(PATH.tmp)`, `write`, `fsync`, `rename`}; {as PID 1 with `--grace`: `kill(-1, SIGTERM)`,
 //! `rt_sigtimedwait` with the time left, `kill(-1, SIGKILL)`}; `exit_group(code)`.

@@ -56,14 +56,17 @@ fn read_exec_status(status_read: &Fd) -> c_int {
 }
 
 /// Writes `<pid> <errno>\n` to the sync descriptor and closes it. EPIPE and other write
-/// errors are ignored: the reader may be gone, and since every signal is blocked SIGPIPE
-/// cannot kill pause.
+/// errors are ignored: the reader may be gone (e.g. `sandbox run` was killed). Every signal is
+/// blocked, so the SIGPIPE that such a write raises cannot kill pause, but it stays pending, and
+/// the signal loop would forward it to CMD as if someone had sent it: it is taken off here.
 fn report_sync(fd: c_int, pid: libc::pid_t, exec_errno: c_int) {
     let mut line = Line::<32>::new();
     line.push_i64(pid.into())
         .push(b" ")
         .push_i64(exec_errno.into());
-    let _ = sys::write_all(fd, line.end());
+    if let Err(Errno(libc::EPIPE)) = sys::write_all(fd, line.end()) {
+        let _ = sys::wait_signal(SigSet::of(libc::SIGPIPE), Some(0));
+    }
     sys::close(fd);
 }
 

@@ -83,6 +83,11 @@ impl SigSet {
     pub const ALL: SigSet = SigSet(!0);
     /// No signal.
     pub const NONE: SigSet = SigSet(0);
+
+    /// Just `signal` (1 to 64).
+    pub const fn of(signal: c_int) -> SigSet {
+        SigSet(1 << (signal - 1))
+    }
 }
 
 /// Size in bytes of the kernel's signal set, which the `rt_sig*` calls take as an argument.
