@@ -582,16 +582,26 @@ fn read_sync(pipe: std::os::fd::OwnedFd, monitor_pid: i32) -> Result<(i32, i32)>
     File::from(pipe)
         .read_to_string(&mut line)
         .context(|| format!("reading the sync pipe of monitor {monitor_pid}"))?;
-    let mut fields = line.split_whitespace().map(str::parse::<i32>);
-    match (fields.next(), fields.next()) {
-        (Some(Ok(pid)), Some(Ok(errno))) => Ok((pid, errno)),
-        _ => Err(Error::Os {
-            what: format!(
-                "starting a container: its monitor (pid {monitor_pid}) ended without reporting the command's start (got {line:?})"
-            ),
-            source: Errno::EPIPE,
-        }),
-    }
+    parse_sync_line(&line).ok_or_else(|| Error::Os {
+        what: format!(
+            "starting a container: its monitor (pid {monitor_pid}) ended without reporting the command's start (got {line:?})"
+        ),
+        source: Errno::EPIPE,
+    })
+}
+
+/// Parses the monitor's `"<pid> <errno>\n"`: exactly two decimal fields, a PID above 0 and an
+/// errno of 0 or more. Anything else is `None` (a PID of 0 or below would name a process group
+/// or every process, were it ever used as a PID).
+fn parse_sync_line(line: &str) -> Option<(i32, i32)> {
+    let mut fields = line.split_whitespace();
+    let pid = fields.next()?.parse::<i32>().ok().filter(|&pid| pid > 0)?;
+    let errno = fields
+        .next()?
+        .parse::<i32>()
+        .ok()
+        .filter(|&errno| errno >= 0)?;
+    fields.next().is_none().then_some((pid, errno))
 }
 
 fn remove_container_dir(host: &Host, container: &Loaded) -> Result<()> {
@@ -621,5 +631,35 @@ mod tests {
             serde_json::from_str::<ExitRecord>(normal).unwrap().signal,
             None
         );
+    }
+
+    #[test]
+    fn the_monitors_sync_line_parses_strictly() {
+        assert_eq!(parse_sync_line("1234 0\n"), Some((1234, 0)));
+        assert_eq!(parse_sync_line("1234 2"), Some((1234, 2)));
+        // Accepted before the parser got its property test: a PID of 0 or below, a negative
+        // errno, a third field.
+        for bad in ["-1 0\n", "0 0", "12 -5", "12 0 7", "", "12", "x 0", "12 y"] {
+            assert_eq!(parse_sync_line(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        // Whatever a monitor writes, parsing never panics and never yields a PID that is not
+        // one process; what pause writes always parses back.
+        #[test]
+        fn sync_lines_of_any_text_never_panic(line in ".{0,40}") {
+            if let Some((pid, errno)) = parse_sync_line(&line) {
+                proptest::prop_assert!(pid > 0 && errno >= 0);
+            }
+        }
+
+        #[test]
+        fn sync_lines_round_trip(pid in 1i32.., errno in 0i32..4096) {
+            proptest::prop_assert_eq!(
+                parse_sync_line(&format!("{pid} {errno}\n")),
+                Some((pid, errno))
+            );
+        }
     }
 }
