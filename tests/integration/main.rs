@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod faults;
 mod image;
 mod pause;
 mod sandbox_containers;
 mod sandbox_lifecycle;
+mod security;

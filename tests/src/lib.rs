@@ -861,3 +861,257 @@ fn orphan_helper(
         Err(_) => _exit(4),
     }
 }
+
+// ---- sandbox commands tracked in a cgroup (used by the faults and security tests) ----
+
+/// A cgroup (v2) for the processes of one test. A command put in it with [`Cgroup::enter`]
+/// stays in it with every process it starts, whatever they do (double forks, setsid, other
+/// namespaces): only root can move a process out. On drop, everything in it is killed.
+pub struct Cgroup {
+    path: PathBuf,
+}
+
+impl Cgroup {
+    /// A new, empty cgroup under the host's cgroup2 mount.
+    // No `Default`: making one changes the host (a new cgroup).
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Cgroup {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mount = mountinfo
+            .lines()
+            .find_map(|line| {
+                let (mount, fs) = line.split_once(" - ")?;
+                if fs.split(' ').next()? != "cgroup2" {
+                    return None;
+                }
+                Some(PathBuf::from(mount.split(' ').nth(4)?))
+            })
+            .expect("a cgroup2 file system mounted somewhere (for tracking processes)");
+        let path = mount.join(unique_name("sandbox-test"));
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        Cgroup { path }
+    }
+
+    /// Makes `cmd` start in this cgroup (it moves itself there before exec).
+    pub fn enter(&self, cmd: &mut Command) {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::process::CommandExt;
+        let procs =
+            std::ffi::CString::new(self.path.join("cgroup.procs").as_os_str().as_bytes()).unwrap();
+        fn join(procs: &std::ffi::CString) -> std::io::Result<()> {
+            // SAFETY: open(2) on a NUL-terminated path; async-signal-safe.
+            let fd = unsafe { libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: writes one byte from a static buffer to the descriptor opened above.
+            let written = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+            let error = std::io::Error::last_os_error();
+            // SAFETY: closes the descriptor opened above, which nothing else uses.
+            unsafe { libc::close(fd) };
+            if written == 1 { Ok(()) } else { Err(error) }
+        }
+        // SAFETY: the hook runs between fork and exec and only calls open, write and close,
+        // which are async-signal-safe; it allocates nothing and takes no lock.
+        unsafe {
+            cmd.pre_exec(move || join(&procs));
+        }
+    }
+
+    /// The processes in it.
+    pub fn pids(&self) -> Vec<i32> {
+        std::fs::read_to_string(self.path.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .map(|pid| pid.parse().unwrap())
+            .collect()
+    }
+
+    /// Waits until no process is left in it.
+    pub fn wait_empty(&self, timeout: Duration) -> bool {
+        wait_until(timeout, || self.pids().is_empty())
+    }
+
+    /// SIGKILLs everything in it.
+    pub fn kill_all(&self) {
+        let _ = std::fs::write(self.path.join("cgroup.kill"), "1");
+        self.wait_empty(Duration::from_secs(10));
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        self.kill_all();
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// A private state root whose `sandbox` commands all run in one [`Cgroup`]. On drop, each pod
+/// it named is removed with `rm --force`, everything left in the cgroup is killed and every
+/// `/run/netns` pin of its pods is unmounted, so a failing test leaks nothing.
+pub struct Tracked {
+    /// The state root (`--root`).
+    pub root: std::sync::Arc<StateRoot>,
+    /// Where its commands and every process they start run.
+    pub cgroup: Cgroup,
+    names: std::sync::Mutex<Vec<String>>,
+}
+
+impl Tracked {
+    /// A new private root and cgroup.
+    // No `Default`: making one changes the host (a new cgroup).
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Tracked {
+        Tracked {
+            root: StateRoot::new(),
+            cgroup: Cgroup::new(),
+            names: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A unique pod name, cleaned up on drop.
+    pub fn pod_name(&self) -> String {
+        let name = unique_name("flt");
+        self.names.lock().unwrap().push(name.clone());
+        name
+    }
+
+    /// `sandbox --root ROOT ARGS...`, in the cgroup.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = sandbox_command(self.root.path());
+        cmd.args(args);
+        self.cgroup.enter(&mut cmd);
+        cmd
+    }
+
+    /// Runs `sandbox --root ROOT ARGS...` in the cgroup to completion.
+    pub fn sandbox(&self, args: &[&str]) -> Run {
+        run_with_timeout(self.command(args), b"", SANDBOX_TIMEOUT)
+    }
+
+    /// `inspect NAME`, which must succeed.
+    pub fn inspect(&self, name: &str, context: &str) -> serde_json::Value {
+        let run = self.sandbox(&["inspect", name]);
+        assert!(run.code == Some(0), "{context}: inspect: {run:?}");
+        json_of(&run)
+    }
+
+    /// `WRAPPER... sandbox --root ROOT ARGS...` in the cgroup, where the wrapper (`strace`,
+    /// `setpriv`, `sh -c`) runs the command that ends its own arguments.
+    pub fn wrapped(&self, mut wrapper: Command, args: &[&str]) -> Command {
+        wrapper
+            .arg(sandbox_bin())
+            .arg("--root")
+            .arg(self.root.path());
+        wrapper.args(args);
+        wrapper
+            .env_remove("SANDBOX_ROOT")
+            .env_remove("SANDBOX_PAUSE");
+        wrapper.env("SANDBOX_PAUSE", pause_bin());
+        self.cgroup.enter(&mut wrapper);
+        wrapper
+    }
+
+    /// Fails unless every process in the cgroup is named by the pod's state: its pause, a
+    /// container, or a container's monitor (its parent, a pause).
+    pub fn check_only_named_processes(&self, name: &str, context: &str) {
+        let pod = self.inspect(name, context);
+        let mut named: Vec<i32> = pod["pid"].as_i64().map(|p| p as i32).into_iter().collect();
+        for container in pod["containers"].as_array().unwrap() {
+            if let Some(pid) = container["pid"].as_i64() {
+                let pid = pid as i32;
+                named.push(pid);
+                if let Ok(stat) = procfs::process::Process::new(pid).and_then(|p| p.stat()) {
+                    named.push(stat.ppid);
+                }
+            }
+        }
+        let unnamed: Vec<i32> = self
+            .cgroup
+            .pids()
+            .into_iter()
+            .filter(|pid| !named.contains(pid) && is_alive(*pid))
+            .collect();
+        assert!(
+            unnamed.is_empty(),
+            "{context}: processes that no state file names: {:?} (named: {named:?}, pod: {pod})",
+            unnamed.iter().map(|pid| describe(*pid)).collect::<Vec<_>>()
+        );
+    }
+
+    /// `rm --force NAME` (which may find nothing to remove), then [`Tracked::check_nothing_left`].
+    pub fn remove_and_check(&self, name: &str, context: &str) {
+        let removed = self.sandbox(&["rm", "--force", name]);
+        assert!(
+            removed.code == Some(0)
+                || (removed.code == Some(125) && removed.stderr.contains("does not exist")),
+            "{context}: rm --force: {removed:?}"
+        );
+        self.check_nothing_left(name, context);
+    }
+
+    /// Fails, after cleaning up, unless nothing of pod `name` is left: no process in the
+    /// cgroup, no mount under the root or at `/run/netns/NAME`, no file in the root.
+    pub fn check_nothing_left(&self, name: &str, context: &str) {
+        let mut problems = Vec::new();
+        if !self.cgroup.wait_empty(Duration::from_secs(10)) {
+            let left: Vec<String> = self.cgroup.pids().into_iter().map(describe).collect();
+            problems.push(format!("processes left: {left:?}"));
+            self.cgroup.kill_all();
+        }
+        let mounts = mounts_under(self.root.path());
+        if !mounts.is_empty() {
+            problems.push(format!("left mounted: {mounts:?}"));
+        }
+        let netns = Path::new("/run/netns").join(name);
+        if is_mounted(&netns) || netns.exists() {
+            problems.push(format!("{} left", netns.display()));
+            let _ = nix::mount::umount2(&netns, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_file(&netns);
+        }
+        let entries = self.root.entries();
+        if !entries.is_empty() {
+            problems.push(format!("left in the root: {entries:?}"));
+        }
+        let locks: Vec<String> = std::fs::read_dir(self.root.path().join(".locks"))
+            .map(|dir| {
+                dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !locks.is_empty() {
+            problems.push(format!("lock files left: {locks:?}"));
+        }
+        if !problems.is_empty() {
+            for mount in mounts.iter().rev() {
+                let _ = nix::mount::umount2(mount.as_str(), nix::mount::MntFlags::MNT_DETACH);
+            }
+            for entry in entries {
+                let _ = std::fs::remove_dir_all(self.root.path().join(entry));
+            }
+            panic!("{context}: pod {name} was not cleaned up: {problems:#?}");
+        }
+    }
+}
+
+/// `PID cmdline`, for messages.
+pub fn describe(pid: i32) -> String {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    format!("{pid} {}", cmdline.trim())
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut *self.names.lock().unwrap_or_else(|e| e.into_inner()));
+        for name in &names {
+            let _ = self.sandbox(&["rm", "--force", name]);
+        }
+        self.cgroup.kill_all();
+        for name in &names {
+            let netns = Path::new("/run/netns").join(name);
+            let _ = nix::mount::umount2(&netns, nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_file(&netns);
+        }
+    }
+}
