@@ -783,51 +783,89 @@ impl Drop for PidNamespace {
 /// their process counts predictable.
 static FORK_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// A hand-over of orphans to a namespace's init (see [`hand_orphans_to`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Handover {
+    /// When the orphans' parent was told to exit: the clock for timing the reaping.
+    pub at: Instant,
+    /// Host PID of the orphan forked last. Orphans are re-parented in the order they were forked
+    /// and `waitpid(-1)` takes the first zombie in that order, so this is normally the last one
+    /// reaped; `/proc/<pid>` vanishing is a check that does not take the tasklist lock that
+    /// reading a reaper's list of children takes (and that the reaper needs too).
+    pub last_orphan: i32,
+}
+
 /// Hands `count` orphans at once to the reaper of `init`'s PID namespace (`init` must be its
 /// PID 1): a leader process inside the namespace forks `count` children that exit at once,
 /// then exits itself, and the kernel re-parents its `count` zombies to the init in one go
-/// (as when a pod's process tree dies). Returns the moment the leader was about to exit, for
-/// timing the reaping; fails the test if the orphans could not be made.
+/// (as when a pod's process tree dies). Fails the test if the orphans could not be made.
 ///
 /// The leader must live *inside* the namespace: the kernel re-parents orphans to the reaper of
 /// the exiting parent's own PID namespace, so a parent that merely entered it with `setns` would
 /// hand them to the host's init instead. Hence three levels: a helper here does `setns`,
 /// forks the leader (its first child inside), and waits for it.
-pub fn hand_orphans_to(init: i32, count: usize) -> Instant {
+pub fn hand_orphans_to(init: i32, count: usize) -> Handover {
     use nix::unistd::{ForkResult, fork};
-    use std::os::fd::AsFd;
+    use std::os::fd::{AsFd, AsRawFd};
 
     let namespace = std::fs::File::open(format!("/proc/{init}/ns/pid")).unwrap();
     let (ready_read, ready_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let (go_read, go_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
     let guard = FORK_LOCK
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    // SAFETY: the child runs only async-signal-safe calls (setns, fork, write, waitpid, _exit;
-    // no allocation, no locks) and ends with `_exit`, never returning into the harness.
+    // SAFETY: the child runs only async-signal-safe calls (setns, fork, read, write, close,
+    // waitpid, _exit; no allocation, no locks) and ends with `_exit`, never returning here.
     let helper = match unsafe { fork() }.unwrap() {
-        ForkResult::Child => orphan_helper(namespace.as_fd(), ready_write.as_fd(), count),
+        ForkResult::Child => {
+            let pipes = OrphanPipes {
+                ready: ready_write.as_fd(),
+                go: go_read.as_fd(),
+                go_write: go_write.as_raw_fd(),
+            };
+            orphan_helper(namespace.as_fd(), pipes, count)
+        }
         ForkResult::Parent { child } => child,
     };
     drop(guard);
     drop(ready_write);
+    drop(go_read);
     let mut byte = [0u8; 1];
     let ready = nix::unistd::read(&ready_read, &mut byte).unwrap();
-    let handed_over = Instant::now();
+    assert_eq!(
+        ready, 1,
+        "the orphan helper failed before forking the orphans"
+    );
+    // The leader waits for `go`: its children are still its own, listed in fork order.
+    let leader = child_pids(helper.as_raw());
+    let last_orphan = leader
+        .first()
+        .and_then(|&leader| child_pids(leader).last().copied());
+    let at = Instant::now();
+    drop(go_write);
     let status = nix::sys::wait::waitpid(helper, None).unwrap();
     assert_eq!(
-        (ready, status),
-        (1, nix::sys::wait::WaitStatus::Exited(helper, 0)),
+        status,
+        nix::sys::wait::WaitStatus::Exited(helper, 0),
         "the orphan helper failed (exit codes: 2 setns, 3 fork of an orphan, 4 fork of the leader)"
     );
-    handed_over
+    Handover {
+        at,
+        last_orphan: last_orphan.unwrap(),
+    }
+}
+
+/// The pipes between [`hand_orphans_to`] and the leader: the leader reports `ready` once the
+/// orphans exist, then exits when `go` reaches end of file.
+struct OrphanPipes<'a> {
+    ready: std::os::fd::BorrowedFd<'a>,
+    go: std::os::fd::BorrowedFd<'a>,
+    /// The write end of `go`, which the forked processes must close, or `go` never ends.
+    go_write: i32,
 }
 
 /// The forked helper of [`hand_orphans_to`]. Async-signal-safe calls only; never returns.
-fn orphan_helper(
-    namespace: std::os::fd::BorrowedFd,
-    ready: std::os::fd::BorrowedFd,
-    count: usize,
-) -> ! {
+fn orphan_helper(namespace: std::os::fd::BorrowedFd, pipes: OrphanPipes, count: usize) -> ! {
     use nix::unistd::{ForkResult, fork};
 
     fn _exit(code: i32) -> ! {
@@ -835,6 +873,9 @@ fn orphan_helper(
         // forked child of a multi-threaded process must not run.
         unsafe { libc::_exit(code) }
     }
+
+    // SAFETY: the descriptor is this process's copy, which nothing else here uses.
+    unsafe { libc::close(pipes.go_write) };
     // setns(CLONE_NEWPID) moves this process's future children into the namespace.
     if nix::sched::setns(namespace, nix::sched::CloneFlags::CLONE_NEWPID).is_err() {
         _exit(2);
@@ -851,7 +892,9 @@ fn orphan_helper(
                     Err(_) => _exit(3),
                 }
             }
-            let _ = nix::unistd::write(ready, &[1]);
+            let _ = nix::unistd::write(pipes.ready, &[1]);
+            let mut byte = [0u8; 1];
+            let _ = nix::unistd::read(pipes.go, &mut byte);
             _exit(0)
         }
         Ok(ForkResult::Parent { child }) => match nix::sys::wait::waitpid(child, None) {
