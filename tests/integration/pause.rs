@@ -581,6 +581,22 @@ fn sync_fd_reports_the_pid_and_the_exec_result() {
 }
 
 #[test]
+fn sync_fd_without_a_reader_does_not_signal_the_command() {
+    require_root();
+    // Writing to a pipe nobody reads raises SIGPIPE at pause itself; blocked, it must not be
+    // taken for a signal someone sent and forwarded (CMD would die with 141, or trap it: 3).
+    let (read_end, write_end) = pipe();
+    drop(read_end);
+    let script = "trap 'exit 3' PIPE; sleep 0.3 & wait $!; exit 5";
+    let mut command = pause_command(&["--sync-fd", "3", "--", "sh", "-c", script]);
+    pass_fds(&mut command, &[(&write_end, 3)]);
+    let mut pause = Spawned::new(&mut command);
+    drop(write_end);
+    let status = pause.wait(SOON);
+    assert_eq!(status.code(), Some(5), "{}", pause.stderr());
+}
+
+#[test]
 fn sync_fd_that_is_not_open_is_refused() {
     require_root();
     let run = run(pause_bin(), ["--sync-fd", "99", "--", "true"]);
