@@ -86,7 +86,8 @@ pub struct ExitRecord {
 pub struct ContainerStatus {
     /// Container name.
     pub name: String,
-    /// `running`, `exited`, `creating`, or `unknown` (its monitor died without recording an exit).
+    /// `running`, `exited`, `creating`, `failed` (a `run` of it was interrupted), or `unknown`
+    /// (its monitor died without recording an exit).
     pub state: String,
     /// Host PID of its main process.
     pub pid: Option<i32>,
@@ -188,7 +189,9 @@ fn load_all(host: &Host, pod: &str, lenient: bool) -> Result<Vec<Loaded>> {
 }
 
 impl Loaded {
-    fn status(&self, boot_id: &str) -> ContainerStatus {
+    /// Its status; `abandoned`: the pod's lock is free, so a `creating` record was left by a
+    /// `run` that died (it holds the lock from the record's first write to its last).
+    fn status(&self, boot_id: &str, abandoned: bool) -> ContainerStatus {
         let monitor_alive = self
             .record
             .monitor
@@ -196,6 +199,13 @@ impl Loaded {
             .is_some_and(|m| m.is_alive(boot_id));
         let (state, reason) = match (&self.exit, self.record.phase) {
             (Some(_), _) => ("exited", None),
+            (None, ContainerPhase::Creating) if abandoned => (
+                "failed",
+                Some(format!(
+                    "its run was interrupted; `sandbox run` with the name {:?} replaces it",
+                    self.record.name
+                )),
+            ),
             (None, ContainerPhase::Creating) => ("creating", None),
             (None, ContainerPhase::Started) if monitor_alive => ("running", None),
             (None, ContainerPhase::Started) => (
@@ -255,9 +265,14 @@ impl Loaded {
 
 /// The statuses of all containers of a pod.
 pub(crate) fn statuses(host: &Host, pod: &PodRecord) -> Result<Vec<ContainerStatus>> {
-    Ok(load_all(host, &pod.name, false)?
+    let containers = load_all(host, &pod.name, false)?;
+    let creating = containers
         .iter()
-        .map(|c| c.status(&host.boot_id))
+        .any(|c| c.exit.is_none() && c.record.phase == ContainerPhase::Creating);
+    let abandoned = creating && host.store.try_lock_pod(&pod.name)?.is_some();
+    Ok(containers
+        .iter()
+        .map(|c| c.status(&host.boot_id, abandoned))
         .collect())
 }
 
@@ -370,7 +385,7 @@ impl Host {
         let started = store::write_json(&dir.join(STATE_FILE), &record)
             .and_then(|()| self.start_container(&pod_record, &namespaces, &dir, &mut record));
         match started {
-            Ok(()) => Ok(load(self, pod, &options.name)?.status(&self.boot_id)),
+            Ok(()) => Ok(load(self, pod, &options.name)?.status(&self.boot_id, false)),
             Err(error) => {
                 let loaded = Loaded {
                     dir,
