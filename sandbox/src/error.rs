@@ -38,9 +38,14 @@ pub enum Error {
         /// Its current state.
         state: String,
     },
-    /// `rm` of a running pod without `--force`.
-    #[error("sandbox {0:?} is running: stop it first, or remove it with --force")]
-    PodRunning(String),
+    /// `rm` of a pod that still runs something, without `--force`.
+    #[error("sandbox {pod:?} {what}: stop it first, or remove it with --force")]
+    PodBusy {
+        /// Pod name.
+        pod: String,
+        /// "is running" or "has running containers".
+        what: &'static str,
+    },
     /// The container name is taken in this pod.
     #[error("container {container:?} already exists in sandbox {pod:?}")]
     ContainerExists {

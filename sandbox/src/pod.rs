@@ -527,12 +527,21 @@ impl Host {
             }
             Err(error) => return Err(error),
         };
-        let busy = match record.phase {
-            Phase::Running => self.pause_alive(&record) || container::any_running(self, &record)?,
-            Phase::Creating | Phase::Stopped => container::any_running(self, &record)?,
-        };
-        if busy && !force {
-            return Err(Error::PodRunning(name.to_owned()));
+        if !force {
+            let pause_running = record.phase == Phase::Running && self.pause_alive(&record);
+            let what = if pause_running {
+                Some("is running")
+            } else if container::any_running(self, &record)? {
+                Some("has running containers")
+            } else {
+                None
+            };
+            if let Some(what) = what {
+                return Err(Error::PodBusy {
+                    pod: name.to_owned(),
+                    what,
+                });
+            }
         }
         self.teardown(&record)?;
         lock.remove_file();
