@@ -172,7 +172,7 @@ fn print(text: &str) -> c_int {
 /// Names the fault and prints the synopsis on stderr; exit code 2.
 fn usage_error(error: &UsageError) -> c_int {
     match error {
-        UsageError::UnknownOption(arg) => text::say(&[b"unknown option: ", arg.to_bytes()]),
+        UsageError::UnknownOption(arg) => text::say(&[b"unknown argument: ", arg.to_bytes()]),
         UsageError::MissingValue(option) => text::say(&[option.as_bytes(), b" needs a value"]),
         UsageError::BadValue(option, value) => text::say(&[
             b"invalid value for ",
