@@ -314,7 +314,7 @@ impl Host {
                 process::wait_all(&[&pidfd], PAUSE_STOP_TIMEOUT)?;
             }
         }
-        self.kill_namespace_members(&record.name)?;
+        self.kill_namespace_members(&record.name, &JOIN_ORDER)?;
         for kind in JOIN_ORDER {
             namespace::unpin(&dir.join("ns").join(kind.proc_name()))?;
         }
@@ -327,10 +327,10 @@ impl Host {
     /// SIGKILLs every process still in one of the pod's pinned namespaces and waits for them:
     /// those no record names any more (a corrupt or lost state file, a recycled PID in one) or
     /// never named (orphans of a container), which would otherwise outlive the pod unseen.
-    fn kill_namespace_members(&self, name: &str) -> Result<()> {
+    fn kill_namespace_members(&self, name: &str, kinds: &[NamespaceKind]) -> Result<()> {
         let ns_dir = self.store.pod_dir(name).join("ns");
         let mut pidfds = Vec::new();
-        for kind in JOIN_ORDER {
+        for &kind in kinds {
             let Some(inode) = namespace::pinned_inode(&ns_dir.join(kind.proc_name()))? else {
                 continue;
             };
@@ -502,6 +502,10 @@ impl Host {
                 }
             }
         }
+        // What is left are processes no record names: children a container left behind when
+        // it exited (without --share-pid nobody else ends them) and exec'd commands. Every
+        // process of the pod has joined its network namespace, so one scan finds them all.
+        self.kill_namespace_members(name, &[NamespaceKind::Net])?;
         if record.phase != Phase::Stopped {
             record.phase = Phase::Stopped;
             record.stopped_at = Some(now_rfc3339());

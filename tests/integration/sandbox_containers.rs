@@ -641,3 +641,45 @@ fn inspect_shows_each_containers_fields_while_running_and_after_exit() {
         "{finished_at} < {started_at}"
     );
 }
+
+#[test]
+fn stop_ends_the_orphans_a_container_left_behind() {
+    require_root();
+    // Without --share-pid nobody else ends a container's orphans: stop must find them.
+    let pod = Pod::create(&[]);
+    let net = pod.ns_inode("net");
+    pod.run(
+        "parent",
+        &[],
+        &["sh", "-c", "sleep 1000 & sleep 1001 & exit 3"],
+    );
+    assert_exit!(pod.sandbox(&["wait", pod.name(), "parent"]), 3);
+    let in_pod = || -> Vec<i32> {
+        procfs::process::all_processes()
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|p| {
+                std::fs::metadata(format!("/proc/{}/ns/net", p.pid))
+                    .is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) == net)
+            })
+            .filter(|p| p.stat().is_ok_and(|s| s.state != 'Z'))
+            .map(|p| p.pid)
+            .collect()
+    };
+    let pause = pod.pid();
+    let orphans: Vec<i32> = in_pod().into_iter().filter(|&pid| pid != pause).collect();
+    assert_eq!(
+        orphans.len(),
+        2,
+        "the two sleeps should outlive their parent: {orphans:?}"
+    );
+
+    assert_exit!(pod.sandbox(&["stop", pod.name(), "-t", "5"]), 0);
+    assert!(
+        wait_until(Duration::from_secs(5), || in_pod().is_empty()),
+        "processes left in the stopped pod's network namespace: {:?}",
+        in_pod()
+    );
+    let report = pod.sandbox(&["stop", pod.name(), "--json"]);
+    assert_eq!(json_of(&report)[0]["exit_code"], 3, "{}", report.stdout);
+}
