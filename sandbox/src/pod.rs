@@ -275,7 +275,12 @@ impl Host {
         let netns_path = self.netns_dir.join(&record.name);
         record.netns_path = Some(netns_path.clone());
         self.save_pod(record)?;
-        namespace::pin(&pause, NamespaceKind::Net, &netns_path, &record.name)?;
+        if let Err(error) = namespace::pin(&pause, NamespaceKind::Net, &netns_path, &record.name) {
+            // Whatever is at the path now is not ours (pin removes its own half-made file): the
+            // rollback must not unmount it, e.g. an `ip netns add` of the same name meanwhile.
+            record.netns_path = None;
+            return Err(error);
+        }
         record.phase = Phase::Running;
         self.save_pod(record)
     }
