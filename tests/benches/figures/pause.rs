@@ -10,13 +10,13 @@
 
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::Signal;
 use sandbox_tests::{PidNamespace, child_pids, comm_of, hand_orphans_to, wait_until};
 
-use crate::{Row, Table, Target, median, millis};
+use crate::{Row, Table, Target, median, millis, rss_kb};
 
 /// The budget of issue 2.
 const SIZE_BUDGET: f64 = 65536.0;
@@ -75,27 +75,6 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
     })
 }
 
-/// The release `pause` next to the benchmark, refusing a missing or stale one: the figures
-/// would describe some other binary.
-fn release_pause() -> PathBuf {
-    let pause = sandbox_tests::pause_bin();
-    let built = std::fs::metadata(&pause)
-        .and_then(|m| m.modified())
-        .unwrap();
-    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pause/src");
-    let newest_source = std::fs::read_dir(&sources)
-        .unwrap()
-        .map(|entry| entry.unwrap().metadata().unwrap().modified().unwrap())
-        .max()
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    assert!(
-        built >= newest_source,
-        "{} is older than its sources: rebuild it with `cargo build --release -p pause`",
-        pause.display()
-    );
-    pause
-}
-
 /// Whether the ELF file at `path` asks for a dynamic loader (has a `PT_INTERP` header).
 fn is_dynamic(path: &Path) -> bool {
     let elf = std::fs::read(path).unwrap();
@@ -106,16 +85,6 @@ fn is_dynamic(path: &Path) -> bool {
         let header = phoff + i * u16_at(54);
         u32::from_le_bytes(elf[header..header + 4].try_into().unwrap()) == 3 // PT_INTERP
     })
-}
-
-/// `VmRSS` of `pid`, in kB.
-fn rss_kb(pid: i32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let rss = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .unwrap();
-    rss.trim().trim_end_matches("kB").trim().parse().unwrap()
 }
 
 /// Voluntary plus involuntary context switches of `pid`: each wake-up of a sleeping process
@@ -215,7 +184,7 @@ fn interleaved_medians(
 
 /// Measures everything and adds the rows.
 pub fn run(table: &mut Table) {
-    let pause = release_pause();
+    let pause = crate::release_binary("pause", "pause/src");
     let sleep = ["--", "sleep", "100000"];
     let tini = find_program(&["tini-static", "tini"]);
     let catatonit = find_program(&["catatonit"]);

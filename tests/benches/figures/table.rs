@@ -1,0 +1,303 @@
+//! The table of figures: one row per figure, with its peer or floor, the ratio, the target and
+//! whether it is met; printed as rows come, then written as JSON (for comparing runs) and as
+//! Markdown (for the README).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+
+/// What a figure should be, to count as met.
+#[derive(Clone, Copy, Debug)]
+pub enum Target {
+    /// At most this value, in the row's unit.
+    AtMost(f64),
+    /// At most this many times the peer's value.
+    RatioAtMost(f64),
+}
+
+impl Target {
+    fn describe(self, unit: &str) -> String {
+        match self {
+            Target::AtMost(limit) => format!("<= {} {unit}", number(limit)),
+            Target::RatioAtMost(ratio) => format!("<= {ratio}x peer"),
+        }
+    }
+}
+
+/// One line of the table: a figure of ours, optionally a peer's (or a floor's) value for the
+/// same workload, optionally a target, and optionally a note (what a reader must know to read
+/// it right, or why a peer is missing).
+#[derive(Debug)]
+pub struct Row {
+    figure: String,
+    value: f64,
+    unit: &'static str,
+    peer: Option<(String, f64)>,
+    target: Option<Target>,
+    note: Option<String>,
+}
+
+impl Row {
+    /// Our `value` for `figure`, in `unit`.
+    pub fn new(figure: impl Into<String>, value: f64, unit: &'static str) -> Row {
+        Row {
+            figure: figure.into(),
+            value,
+            unit,
+            peer: None,
+            target: None,
+            note: None,
+        }
+    }
+
+    /// The same figure for a peer (or a floor) named `name`, measured in the same run.
+    pub fn peer(mut self, name: impl Into<String>, value: f64) -> Row {
+        self.peer = Some((name.into(), value));
+        self
+    }
+
+    /// What the figure should be.
+    pub fn target(mut self, target: Target) -> Row {
+        self.target = Some(target);
+        self
+    }
+
+    /// A remark printed with the row.
+    pub fn note(mut self, note: impl Into<String>) -> Row {
+        self.note = Some(note.into());
+        self
+    }
+
+    /// Ours divided by the peer's, when there is a peer with a non-zero value.
+    fn ratio(&self) -> Option<f64> {
+        self.peer
+            .as_ref()
+            .filter(|(_, peer)| *peer > 0.0)
+            .map(|(_, peer)| self.value / peer)
+    }
+
+    /// Whether the target is met; `None` without a target (or a ratio to judge it by).
+    fn met(&self) -> Option<bool> {
+        match self.target? {
+            Target::AtMost(limit) => Some(self.value <= limit),
+            Target::RatioAtMost(limit) => match (self.ratio(), &self.peer) {
+                (Some(ratio), _) => Some(ratio <= limit),
+                // A peer at 0 is beaten only by 0.
+                (None, Some(_)) => Some(self.value == 0.0),
+                (None, None) => None,
+            },
+        }
+    }
+
+    /// The cells of the table, in [`HEADER`] order, with `-` for what the row lacks.
+    fn cells(&self) -> [String; 9] {
+        let dash = || "-".to_owned();
+        [
+            self.figure.clone(),
+            number(self.value),
+            self.unit.to_owned(),
+            self.peer
+                .as_ref()
+                .map_or_else(dash, |(name, _)| name.clone()),
+            self.peer
+                .as_ref()
+                .map_or_else(dash, |(_, value)| number(*value)),
+            self.ratio().map_or_else(dash, |ratio| {
+                if ratio < 0.095 {
+                    format!("{ratio:.3}")
+                } else {
+                    format!("{ratio:.2}")
+                }
+            }),
+            self.target
+                .map_or_else(dash, |target| target.describe(self.unit)),
+            match self.met() {
+                Some(true) => "yes".to_owned(),
+                Some(false) => "NO".to_owned(),
+                None => dash(),
+            },
+            self.note.clone().unwrap_or_default(),
+        ]
+    }
+}
+
+/// The figures of one run.
+pub struct Table {
+    rows: Vec<Row>,
+}
+
+const HEADER: [&str; 9] = [
+    "figure",
+    "value",
+    "unit",
+    "peer or floor",
+    "peer value",
+    "ratio",
+    "target",
+    "met",
+    "note",
+];
+
+impl Table {
+    /// An empty table; prints the header.
+    pub(crate) fn new() -> Table {
+        print_line(&HEADER.map(str::to_owned));
+        Table { rows: Vec::new() }
+    }
+
+    /// Prints `row` and keeps it for the files.
+    pub fn add(&mut self, row: Row) {
+        print_line(&row.cells());
+        self.rows.push(row);
+    }
+
+    /// Writes the rows, the date and the machine to `target/bench/STEM.json`, and the table as
+    /// Markdown (for the README) to `target/bench/STEM.md`; returns both paths.
+    pub(crate) fn write(&self, stem: &str) -> (PathBuf, PathBuf) {
+        let rows: Vec<_> = self
+            .rows
+            .iter()
+            .map(|row| {
+                json!({
+                    "figure": row.figure,
+                    "value": row.value,
+                    "unit": row.unit,
+                    "peer": row.peer.as_ref().map(|(name, _)| name),
+                    "peer_value": row.peer.as_ref().map(|(_, value)| value),
+                    "ratio": row.ratio(),
+                    "target": row.target.map(|target| target.describe(row.unit)),
+                    "met": row.met(),
+                    "note": row.note,
+                })
+            })
+            .collect();
+        let machine = machine();
+        let document = json!({
+            "unix_time": SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs(),
+            "machine": machine,
+            "rows": rows,
+        });
+        // The bench runs as target/<triple>/release/deps/figures-<hash>.
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.ancestors().nth(4).unwrap().join("bench");
+        std::fs::create_dir_all(&dir).unwrap();
+        let json_path = dir.join(format!("{stem}.json"));
+        std::fs::write(
+            &json_path,
+            serde_json::to_string_pretty(&document).unwrap() + "\n",
+        )
+        .unwrap();
+        let markdown_path = dir.join(format!("{stem}.md"));
+        std::fs::write(&markdown_path, self.markdown(&machine)).unwrap();
+        (json_path, markdown_path)
+    }
+
+    /// The table in Markdown, under a line with the date and the machine.
+    fn markdown(&self, machine: &serde_json::Value) -> String {
+        let date = Command::new("date")
+            .args(["-u", "+%Y-%m-%d"])
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let mut text = format!(
+            "{date}, {} vCPU ({}), {} GiB, kernel {}, {}:\n\n",
+            machine["cpus"],
+            machine["cpu"].as_str().unwrap_or("?"),
+            machine["memory_gib"],
+            machine["kernel"].as_str().unwrap_or("?"),
+            machine["os"].as_str().unwrap_or("?"),
+        );
+        text += "| figure | ours | peer or floor | peer | ours/peer | target | met? | note |\n";
+        text += "|---|--:|---|--:|--:|---|---|---|\n";
+        for row in &self.rows {
+            let [
+                figure,
+                value,
+                unit,
+                peer,
+                peer_value,
+                ratio,
+                target,
+                met,
+                note,
+            ] = row.cells();
+            let with_unit = |value: String| match value.as_str() {
+                "-" => value,
+                _ => format!("{value} {unit}"),
+            };
+            let met = if met == "NO" {
+                "**no**".to_owned()
+            } else {
+                met
+            };
+            text += &format!(
+                "| {figure} | {} | {peer} | {} | {ratio} | {target} | {met} | {note} |\n",
+                with_unit(value.clone()),
+                with_unit(peer_value),
+            );
+        }
+        text
+    }
+}
+
+fn print_line(cells: &[String; 9]) {
+    let [
+        figure,
+        value,
+        unit,
+        peer,
+        peer_value,
+        ratio,
+        target,
+        met,
+        note,
+    ] = cells;
+    println!(
+        "{figure:<50} {value:>10} {unit:<5} {peer:<36} {peer_value:>10} {ratio:>6}  {target:<16} {met:<4} {note}"
+    );
+}
+
+/// A figure with as many decimals as its size deserves.
+fn number(value: f64) -> String {
+    if value == value.trunc() || value.abs() >= 100.0 {
+        format!("{value:.0}")
+    } else if value.abs() >= 1.0 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+/// Kernel, distribution, CPU model and count, memory: what a reader needs to compare two runs.
+fn machine() -> serde_json::Value {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split(':').nth(1))
+        .map(str::trim);
+    let meminfo = read("/proc/meminfo");
+    let mem_kb = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))
+        .map(str::trim);
+    let gib = mem_kb
+        .and_then(|kb| kb.trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| (kb / 1024.0 / 1024.0).round());
+    let os_release = read("/etc/os-release");
+    let os = os_release
+        .lines()
+        .find_map(|line| line.strip_prefix("PRETTY_NAME="))
+        .map(|name| name.trim_matches('"'));
+    json!({
+        "kernel": read("/proc/sys/kernel/osrelease").trim(),
+        "os": os,
+        "cpu": model,
+        "cpus": std::thread::available_parallelism().map(usize::from).ok(),
+        "memory": mem_kb,
+        "memory_gib": gib,
+    })
+}
