@@ -350,7 +350,7 @@ fn add_compared(
     let ours = Row::new(figure, values[0], unit);
     if inits.len() == 1 {
         let lone = match target {
-            Target::RatioAtMost(_) => ours,
+            Target::RatioAtMost(_) | Target::TimesFaster(_) => ours,
             Target::AtMost(_) => ours.target(target),
         };
         table.add(lone);

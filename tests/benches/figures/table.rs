@@ -15,6 +15,8 @@ pub enum Target {
     AtMost(f64),
     /// At most this many times the peer's value.
     RatioAtMost(f64),
+    /// The peer's value at least this many times ours (for times: this many times faster).
+    TimesFaster(f64),
 }
 
 impl Target {
@@ -22,6 +24,7 @@ impl Target {
         match self {
             Target::AtMost(limit) => format!("<= {} {unit}", number(limit)),
             Target::RatioAtMost(ratio) => format!("<= {ratio}x peer"),
+            Target::TimesFaster(times) => format!(">= {times}x faster"),
         }
     }
 }
@@ -88,6 +91,7 @@ impl Row {
                 (None, Some(_)) => Some(self.value == 0.0),
                 (None, None) => None,
             },
+            Target::TimesFaster(times) => self.ratio().map(|ratio| ratio * times <= 1.0),
         }
     }
 
@@ -118,8 +122,24 @@ impl Row {
                 Some(false) => "NO".to_owned(),
                 None => dash(),
             },
-            self.note.clone().unwrap_or_default(),
+            self.full_note(),
         ]
+    }
+
+    /// The note, after "N.Nx faster" when the target is about speed, which the ratio (ours over
+    /// the peer's, as in every row) shows less plainly.
+    fn full_note(&self) -> String {
+        let speed = match (self.target, self.ratio()) {
+            (Some(Target::TimesFaster(_)), Some(ratio)) if ratio > 0.0 => {
+                Some(format!("{:.1}x faster", 1.0 / ratio))
+            }
+            _ => None,
+        };
+        speed
+            .into_iter()
+            .chain(self.note.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 

@@ -1,0 +1,361 @@
+//! Against podman (issue 7): the lifecycle of an empty pod, `podman pod create` + `pod start` +
+//! `pod stop` + `pod rm` against `sandbox create` + `stop` + `rm`, interleaved in the same
+//! rounds (target: sandbox at least 20x faster), and the memory each keeps running: per pod
+//! (podman: the infra container's `catatonit` and its `conmon`; ours: `pause`) and per container
+//! (podman: a `conmon`, one per container; ours: the monitor, a `pause`).
+//!
+//! podman 4.3 as Debian packages it, run as root with everything of its own in a scratch
+//! directory, as the image test runs it (`tests/integration/image.rs`): `vfs` storage, run root,
+//! tmp dir, events log and network config through `CONTAINERS_STORAGE_CONF` and
+//! `CONTAINERS_CONF`, so the host's podman state is never read or written. The configuration
+//! this host needs: `runtime = "runc"` (crun refuses the hybrid cgroups), `cgroup_manager =
+//! "cgroupfs"`, `events_logger = "file"`, and `default_ulimits` no higher than the current
+//! limits (root lacks CAP_SYS_RESOURCE, so podman's default nofile of 1048576 fails). Pods get
+//! `--network none`, a network namespace with only loopback, like a sandbox pod's. The infra
+//! image is the one podman builds locally from the host's catatonit on first use (no
+//! registry); that build happens in the untimed warm-up round.
+//!
+//! If podman is missing or cannot run, the row says why.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sandbox_tests::{ScratchDir, mounts_containing, unique_name};
+
+use crate::lab::Lab;
+use crate::{Row, Table, Target, check_interrupted, interleave, median, millis, progress, rss_kb};
+
+const ROUNDS: usize = 5;
+const LIFECYCLE: &str = "sandbox create + stop + rm (pod lifecycle)";
+
+/// podman with its state in a scratch directory, and the cgroup parent of its pods. On drop:
+/// every pod and container removed, any conmon or container still running killed, mounts under
+/// the directory undone, the cgroup parent removed from every hierarchy, and the host
+/// directories podman makes outside its state (`/run/containers`, `/run/runc`) removed if
+/// they were not there before and are empty.
+struct Podman {
+    dir: ScratchDir,
+    cgroup_parent: String,
+    host_dirs: Vec<PathBuf>,
+}
+
+impl Podman {
+    fn new() -> Podman {
+        let dir = ScratchDir::new("bench-podman");
+        let root = dir.path().display().to_string();
+        std::fs::write(
+            dir.path().join("storage.conf"),
+            format!(
+                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{root}/storage\"\nrunroot = \"{root}/run\"\n"
+            ),
+        )
+        .unwrap();
+        let limits = procfs::process::Process::myself()
+            .unwrap()
+            .limits()
+            .unwrap();
+        let ulimit = |name: &str, limit: &procfs::process::Limit| {
+            let value = match limit.soft_limit {
+                procfs::process::LimitValue::Unlimited => 1024,
+                procfs::process::LimitValue::Value(n) => n.min(1024),
+            };
+            format!("\"{name}={value}:{value}\"")
+        };
+        std::fs::write(
+            dir.path().join("containers.conf"),
+            format!(
+                "[containers]\n\
+                 default_ulimits = [{}, {}]\n\
+                 netns = \"none\"\n\
+                 [engine]\n\
+                 runtime = \"runc\"\n\
+                 cgroup_manager = \"cgroupfs\"\n\
+                 events_logger = \"file\"\n\
+                 events_logfile_path = \"{root}/events.log\"\n\
+                 tmp_dir = \"{root}/tmp\"\n\
+                 [network]\n\
+                 network_config_dir = \"{root}/networks\"\n",
+                ulimit("nofile", &limits.max_open_files),
+                ulimit("nproc", &limits.max_processes),
+            ),
+        )
+        .unwrap();
+        let host_dirs = ["/run/containers/networks", "/run/containers", "/run/runc"]
+            .into_iter()
+            .map(PathBuf::from)
+            .filter(|dir| !dir.exists())
+            .collect();
+        Podman {
+            dir,
+            cgroup_parent: unique_name("bench-podman"),
+            host_dirs,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("podman");
+        cmd.env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
+            .env(
+                "CONTAINERS_STORAGE_CONF",
+                self.dir.path().join("storage.conf"),
+            )
+            .args(args);
+        cmd
+    }
+
+    /// Runs `podman ARGS...`; how long it took, or why it failed.
+    fn try_time(&self, args: &[&str]) -> Result<(Duration, String), String> {
+        check_interrupted();
+        let mut cmd = self.command(args);
+        cmd.stdin(std::process::Stdio::null());
+        let start = Instant::now();
+        let output = cmd
+            .output()
+            .map_err(|e| format!("podman {}: {e}", args.join(" ")))?;
+        let took = start.elapsed();
+        check_interrupted();
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+            return Err(format!(
+                "`podman {}` failed ({}): {}",
+                args.join(" "),
+                output.status,
+                last.unwrap_or("no message")
+            ));
+        }
+        Ok((
+            took,
+            String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        ))
+    }
+
+    /// `pod create` + `pod start` + `pod stop` + `pod rm` of a new pod: the time of each step.
+    fn lifecycle(&self) -> Result<[Duration; 4], String> {
+        let name = unique_name("bench-podman");
+        let create = [
+            "pod",
+            "create",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "--cgroup-parent",
+            &format!("/{}", self.cgroup_parent),
+        ];
+        Ok([
+            self.try_time(&create)?.0,
+            self.try_time(&["pod", "start", &name])?.0,
+            self.try_time(&["pod", "stop", &name])?.0,
+            self.try_time(&["pod", "rm", &name])?.0,
+        ])
+    }
+
+    /// Starts a pod and returns the RSS of its infra container's process and of its conmon, in
+    /// kB; the pod is removed afterwards.
+    fn infra_rss(&self) -> Result<(f64, f64), String> {
+        let name = unique_name("bench-podman");
+        let parent = format!("/{}", self.cgroup_parent);
+        let create = [
+            "pod",
+            "create",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "--cgroup-parent",
+            &parent,
+        ];
+        self.try_time(&create)?;
+        self.try_time(&["pod", "start", &name])?;
+        let (_, infra) =
+            self.try_time(&["pod", "inspect", "--format", "{{.InfraContainerID}}", &name])?;
+        let (_, pids) = self.try_time(&[
+            "inspect",
+            "--format",
+            "{{.State.Pid}} {{.State.ConmonPid}}",
+            &infra,
+        ])?;
+        let pids: Vec<i32> = pids
+            .split_whitespace()
+            .map(|pid| pid.parse().unwrap())
+            .collect();
+        let rss = (rss_kb(pids[0]), rss_kb(pids[1]));
+        self.try_time(&["pod", "rm", "--force", &name])?;
+        Ok(rss)
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.command(&["pod", "rm", "--force", "--all"]).output();
+        let _ = self.command(&["rm", "--force", "--all"]).output();
+        // conmon and the containers it holds outlive podman; they name our directory.
+        let needle = self.dir.path().display().to_string();
+        let me = std::process::id() as i32;
+        for process in procfs::process::all_processes().unwrap().flatten() {
+            let names_us = process
+                .cmdline()
+                .is_ok_and(|args| args.join(" ").contains(&needle));
+            if process.pid != me && names_us {
+                progress(&format!(
+                    "cleanup: killing {}",
+                    sandbox_tests::describe(process.pid)
+                ));
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(process.pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+        let mut mounts = mounts_containing(&needle);
+        mounts.sort_by_key(|mount| std::cmp::Reverse(mount.len()));
+        for mount in mounts {
+            let _ = nix::mount::umount2(mount.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+        remove_cgroup_everywhere(&self.cgroup_parent);
+        for dir in &self.host_dirs {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+/// Removes the cgroup `name` (and what podman made below it) from every hierarchy: v1
+/// controllers under `/sys/fs/cgroup/<controller>`, v2 at `/sys/fs/cgroup/unified` here.
+fn remove_cgroup_everywhere(name: &str) {
+    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for hierarchy in hierarchies.flatten() {
+        let mut dirs = Vec::new();
+        let mut pending = vec![hierarchy.path().join(name)];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            pending.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+            dirs.push(dir);
+        }
+        for dir in dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn installed(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| Path::new(&dir).join(program).is_file())
+    })
+}
+
+/// `sandbox create` + `stop` + `rm` of a new pod: the time of each step.
+fn sandbox_lifecycle(lab: &Lab) -> [Duration; 3] {
+    let name = lab.name("bench");
+    [
+        lab.sandbox(&["create", &name]),
+        lab.sandbox(&["stop", &name]),
+        lab.sandbox(&["rm", &name]),
+    ]
+}
+
+pub fn run(table: &mut Table) {
+    let lab = Lab::open();
+    let podman = installed("podman").then(Podman::new);
+    let measured = match &podman {
+        Some(podman) => measure(table, &lab, podman),
+        None => Err("podman is not installed (`.ci/setup` installs it)".to_owned()),
+    };
+    if let Err(why) = measured {
+        progress(&why);
+        let ours = median(
+            (0..ROUNDS)
+                .map(|_| sandbox_lifecycle(&lab).iter().sum())
+                .collect(),
+        );
+        table.add(
+            Row::new(LIFECYCLE, millis(ours), "ms")
+                .target(Target::TimesFaster(20.0))
+                .note(format!("no podman figure: {why}")),
+        );
+    }
+    drop(podman);
+    let left = lab.leftovers();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn measure(table: &mut Table, lab: &Lab, podman: &Podman) -> Result<(), String> {
+    progress("podman: a first pod, for which podman builds its infra image (not timed)");
+    podman.lifecycle()?;
+    progress(&format!("podman pod lifecycle vs sandbox, {ROUNDS} rounds"));
+    let mut samples = interleave(
+        ROUNDS,
+        &mut [
+            &mut || podman.lifecycle().map(|steps| steps.to_vec()),
+            &mut || Ok::<_, String>(sandbox_lifecycle(lab).to_vec()),
+        ],
+    );
+    let ours: Vec<Vec<Duration>> = samples
+        .pop()
+        .unwrap()
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let theirs: Vec<Vec<Duration>> = samples
+        .pop()
+        .unwrap()
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    // Per step and in all, each a median over the rounds.
+    let step = |runs: &[Vec<Duration>], steps: std::ops::Range<usize>| -> f64 {
+        millis(median(
+            runs.iter()
+                .map(|run| run[steps.clone()].iter().sum())
+                .collect(),
+        ))
+    };
+    table.add(
+        Row::new(LIFECYCLE, step(&ours, 0..3), "ms")
+            .peer("podman pod create + start + stop + rm", step(&theirs, 0..4))
+            .target(Target::TimesFaster(20.0)),
+    );
+    table.add(
+        Row::new("sandbox create", step(&ours, 0..1), "ms")
+            .peer("podman pod create + start", step(&theirs, 0..2)),
+    );
+    table.add(
+        Row::new("sandbox stop", step(&ours, 1..2), "ms")
+            .peer("podman pod stop", step(&theirs, 2..3)),
+    );
+    table.add(
+        Row::new("sandbox rm", step(&ours, 2..3), "ms").peer("podman pod rm", step(&theirs, 3..4)),
+    );
+
+    // Memory: one idle pod of each, and one container's monitor.
+    let (catatonit, conmon) = podman.infra_rss()?;
+    let pod = lab.create();
+    lab.sandbox(&["run", &pod, "--name", "app", "--", "sleep", "1000"]);
+    let inspect = lab.inspect(&pod);
+    let pause = rss_kb(inspect["pid"].as_i64().unwrap() as i32);
+    let container = inspect["containers"][0]["pid"].as_i64().unwrap() as i32;
+    let monitor = procfs::process::Process::new(container)
+        .unwrap()
+        .stat()
+        .unwrap()
+        .ppid;
+    let monitor = rss_kb(monitor);
+    lab.sandbox(&["rm", "--force", &pod]);
+    table.add(
+        Row::new("RSS kept running per idle pod (pause)", pause, "kB")
+            .peer("podman: infra catatonit + conmon", catatonit + conmon),
+    );
+    table.add(
+        Row::new("RSS of a container's monitor (pause)", monitor, "kB")
+            .peer("podman: conmon", conmon),
+    );
+    Ok(())
+}
