@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::lab::Lab;
-use crate::{Row, Table, Target, interleave, median, millis, progress, time};
+use crate::{Row, Table, Target, interleave, median, millis, millis_each, progress, time};
 
 const ROUNDS: usize = 61;
 
@@ -64,7 +64,8 @@ fn create(table: &mut Table, lab: &Lab) {
     table.add(
         Row::new("sandbox create", median_ms(create), "ms")
             .peer(floor, median_ms(unshare))
-            .target(Target::RatioAtMost(2.0)),
+            .target(Target::RatioAtMost(2.0))
+            .samples(&millis_each(create), Some(&millis_each(unshare))),
     );
     table.add(
         Row::new("sandbox create", median_ms(create), "ms").peer("ip netns add", median_ms(ip_add)),

@@ -34,8 +34,8 @@ mod table;
 use std::time::Instant;
 
 pub use measure::{
-    check_interrupted, interleave, median, millis, progress, release_binary, rss_kb, time,
-    time_output,
+    check_interrupted, interleave, median, millis, millis_each, progress, release_binary, rss_kb,
+    time, time_output,
 };
 pub use table::{Row, Table, Target};
 

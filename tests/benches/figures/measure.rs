@@ -128,6 +128,11 @@ pub fn median<T: Copy + PartialOrd>(mut samples: Vec<T>) -> T {
     samples[samples.len() / 2]
 }
 
+/// Samples in milliseconds, for [`crate::Row::samples`].
+pub fn millis_each(samples: &[Duration]) -> Vec<f64> {
+    samples.iter().copied().map(millis).collect()
+}
+
 /// Milliseconds, for the table.
 pub fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3

@@ -23,8 +23,8 @@ const SIZE_BUDGET: f64 = 65536.0;
 const RSS_BUDGET_KB: f64 = 100.0;
 /// How many orphans one hand-over makes, and how many hand-overs per init (the median counts).
 const ORPHANS: usize = 10_000;
-const REAP_RUNS: usize = 9;
-const SIGTERM_RUNS: usize = 11;
+const REAP_RUNS: usize = 15;
+const SIGTERM_RUNS: usize = 21;
 /// How long the idle inits are watched for wake-ups.
 const IDLE_WINDOW: Duration = Duration::from_secs(6);
 
@@ -166,20 +166,31 @@ fn time_sigterm(init: &Init) -> Duration {
     elapsed
 }
 
-/// Runs each of `inits` `runs` times, interleaved (so drifts of the machine hit all alike), and
-/// returns the median per init.
-fn interleaved_medians(
+/// The order of `count` inits in round `round`: forward in even rounds, backward in odd ones,
+/// so that no init is always the one measured first or right after the same other one.
+fn round_order(count: usize, round: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..count).collect();
+    if round % 2 == 1 {
+        order.reverse();
+    }
+    order
+}
+
+/// Runs each of `inits` `runs` times, interleaved in alternating order (so drifts of the
+/// machine hit all alike), and returns the samples per init, in milliseconds.
+fn interleaved_samples(
     inits: &[Init],
     runs: usize,
     mut measure: impl FnMut(usize) -> Duration,
-) -> Vec<Duration> {
+) -> Vec<Vec<f64>> {
     let mut samples = vec![Vec::new(); inits.len()];
-    for _ in 0..runs {
-        for (i, per_init) in samples.iter_mut().enumerate() {
-            per_init.push(measure(i));
+    for round in 0..runs {
+        crate::check_interrupted();
+        for i in round_order(inits.len(), round) {
+            samples[i].push(millis(measure(i)));
         }
     }
-    samples.into_iter().map(median).collect()
+    samples
 }
 
 /// Measures everything and adds the rows.
@@ -229,6 +240,7 @@ pub fn run(table: &mut Table) {
         "B",
         &size_names,
         &sizes,
+        None,
         Target::AtMost(SIZE_BUDGET),
     );
 
@@ -252,6 +264,7 @@ pub fn run(table: &mut Table) {
         "kB",
         &holders,
         &rss,
+        None,
         Target::AtMost(RSS_BUDGET_KB),
     );
     add_compared(
@@ -260,30 +273,38 @@ pub fn run(table: &mut Table) {
         "/min",
         &holders,
         &wakeups,
+        None,
         Target::AtMost(0.0),
     );
 
-    // Reaping, on the same running inits.
+    // Reaping, on the same running inits, in alternating order: in a fixed order pause always
+    // came first in a round, right after the last peer's 10,000 exits, and the verdicts flipped
+    // from run to run.
     let mut reaping = vec![Vec::new(); holders.len()];
-    for _ in 0..REAP_RUNS {
-        for (i, samples) in reaping.iter_mut().enumerate() {
-            samples.push(time_reap(&holders[i], &running[i]));
+    for round in 0..REAP_RUNS {
+        crate::check_interrupted();
+        for i in round_order(holders.len(), round) {
+            reaping[i].push(time_reap(&holders[i], &running[i]));
         }
     }
-    let wall: Vec<f64> = reaping
+    let wall: Vec<Vec<f64>> = reaping
         .iter()
-        .map(|runs| millis(median(runs.iter().map(|r| r.wall).collect())))
+        .map(|runs| runs.iter().map(|r| millis(r.wall)).collect())
         .collect();
-    let cpu: Vec<f64> = reaping
+    let cpu: Vec<Vec<f64>> = reaping
         .iter()
-        .map(|runs| millis(median(runs.iter().map(|r| r.cpu).collect())))
+        .map(|runs| runs.iter().map(|r| millis(r.cpu)).collect())
         .collect();
+    let medians = |samples: &[Vec<f64>]| -> Vec<f64> {
+        samples.iter().map(|runs| median(runs.clone())).collect()
+    };
     add_compared(
         table,
         "pause reap 10,000 orphans as PID 1",
         "ms",
         &holders,
-        &wall,
+        &medians(&wall),
+        Some(&wall),
         Target::RatioAtMost(1.0),
     );
     add_compared(
@@ -291,21 +312,22 @@ pub fn run(table: &mut Table) {
         "pause CPU time reaping them",
         "ms",
         &holders,
-        &cpu,
+        &medians(&cpu),
+        Some(&cpu),
         Target::RatioAtMost(1.0),
     );
     drop(running);
 
     // SIGTERM to exit, hold mode: the ones that exit themselves.
     let hold: Vec<Init> = holders.into_iter().filter(|init| !init.has_child).collect();
-    let times = interleaved_medians(&hold, SIGTERM_RUNS, |i| time_sigterm(&hold[i]));
-    let times: Vec<f64> = times.into_iter().map(millis).collect();
+    let times = interleaved_samples(&hold, SIGTERM_RUNS, |i| time_sigterm(&hold[i]));
     add_compared(
         table,
         "pause SIGTERM to exit, hold mode",
         "ms",
         &hold,
-        &times,
+        &medians(&times),
+        Some(&times),
         Target::RatioAtMost(1.0),
     );
 
@@ -325,26 +347,28 @@ pub fn run(table: &mut Table) {
     if let Some(dumb_init) = &dumb_init {
         forwarders.push(Init::new("dumb-init sleep", dumb_init, &sleep[1..], true));
     }
-    let times = interleaved_medians(&forwarders, SIGTERM_RUNS, |i| time_sigterm(&forwarders[i]));
-    let times: Vec<f64> = times.into_iter().map(millis).collect();
+    let times = interleaved_samples(&forwarders, SIGTERM_RUNS, |i| time_sigterm(&forwarders[i]));
     add_compared(
         table,
         "pause SIGTERM to exit, init mode",
         "ms",
         &forwarders,
-        &times,
+        &medians(&times),
+        Some(&times),
         Target::RatioAtMost(1.0),
     );
 }
 
 /// Adds one row for `figure` per peer (`inits[1..]`), or a lone row when there is none.
-/// `values[0]` is pause's.
+/// `values[0]` is pause's; `samples`, when given, are the runs behind each value (which tell a
+/// difference from noise: see [`Row::samples`]).
 fn add_compared(
     table: &mut Table,
     figure: &str,
     unit: &'static str,
     inits: &[Init],
     values: &[f64],
+    samples: Option<&[Vec<f64>]>,
     target: Target,
 ) {
     let ours = Row::new(figure, values[0], unit);
@@ -356,11 +380,13 @@ fn add_compared(
         table.add(lone);
         return;
     }
-    for (peer, value) in inits[1..].iter().zip(&values[1..]) {
-        table.add(
-            Row::new(figure, values[0], unit)
-                .peer(&peer.name, *value)
-                .target(target),
-        );
+    for (i, (peer, value)) in inits.iter().zip(values).enumerate().skip(1) {
+        let row = Row::new(figure, values[0], unit)
+            .peer(&peer.name, *value)
+            .target(target);
+        table.add(match samples {
+            Some(samples) => row.samples(&samples[0], Some(&samples[i])),
+            None => row,
+        });
     }
 }

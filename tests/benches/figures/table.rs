@@ -40,6 +40,33 @@ pub struct Row {
     peer: Option<(String, f64)>,
     target: Option<Target>,
     note: Option<String>,
+    /// Relative standard error of what the target judges (the value, or the ratio), when the
+    /// samples behind the medians are known.
+    error: Option<f64>,
+}
+
+/// How a row fares against its target.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Verdict {
+    Met,
+    Missed,
+    /// Closer to the target than twice the standard error of the medians (~95%): this run
+    /// cannot tell; another run may say either.
+    Tie,
+}
+
+/// The relative standard error of the median of `samples`: 1.2533 σ / √n, with σ estimated
+/// robustly as IQR / 1.349; `None` for fewer than 5 samples or a median of 0.
+fn relative_error(samples: &[f64]) -> Option<f64> {
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = sorted.len();
+    let median = *sorted.get(n / 2)?;
+    if n < 5 || median == 0.0 {
+        return None;
+    }
+    let sigma = (sorted[3 * n / 4] - sorted[n / 4]) / 1.349;
+    Some(1.2533 * sigma / (n as f64).sqrt() / median)
 }
 
 impl Row {
@@ -52,6 +79,7 @@ impl Row {
             peer: None,
             target: None,
             note: None,
+            error: None,
         }
     }
 
@@ -70,6 +98,18 @@ impl Row {
     /// A remark printed with the row.
     pub fn note(mut self, note: impl Into<String>) -> Row {
         self.note = Some(note.into());
+        self
+    }
+
+    /// The samples behind our median and the peer's (in the row's unit), so that a figure
+    /// closer to its target than the noise of the medians is called a tie, not met or missed.
+    pub fn samples(mut self, ours: &[f64], peer: Option<&[f64]>) -> Row {
+        self.error = match peer {
+            None => relative_error(ours),
+            Some(peer) => relative_error(ours)
+                .zip(relative_error(peer))
+                .map(|(a, b)| a.hypot(b)),
+        };
         self
     }
 
@@ -95,6 +135,32 @@ impl Row {
         }
     }
 
+    /// The judged quantity (value or ratio) and the limit it is held to, for the noise check.
+    fn judged(&self) -> Option<(f64, f64)> {
+        match self.target? {
+            Target::AtMost(limit) => Some((self.value, limit)),
+            Target::RatioAtMost(limit) => Some((self.ratio()?, limit)),
+            Target::TimesFaster(times) => Some((self.ratio()?, 1.0 / times)),
+        }
+    }
+
+    /// [`Row::met`], or a tie when the samples are known and the judged quantity lies within
+    /// twice its standard error of the limit.
+    fn verdict(&self) -> Option<Verdict> {
+        let met = self.met()?;
+        let within_noise = match (self.judged(), self.error) {
+            (Some((judged, limit)), Some(error)) if limit > 0.0 => {
+                (judged / limit - 1.0).abs() <= 2.0 * error
+            }
+            _ => false,
+        };
+        Some(match (within_noise, met) {
+            (true, _) => Verdict::Tie,
+            (false, true) => Verdict::Met,
+            (false, false) => Verdict::Missed,
+        })
+    }
+
     /// The cells of the table, in [`HEADER`] order, with `-` for what the row lacks.
     fn cells(&self) -> [String; 9] {
         let dash = || "-".to_owned();
@@ -117,17 +183,19 @@ impl Row {
             }),
             self.target
                 .map_or_else(dash, |target| target.describe(self.unit)),
-            match self.met() {
-                Some(true) => "yes".to_owned(),
-                Some(false) => "NO".to_owned(),
+            match self.verdict() {
+                Some(Verdict::Met) => "yes".to_owned(),
+                Some(Verdict::Missed) => "NO".to_owned(),
+                Some(Verdict::Tie) => "tie".to_owned(),
                 None => dash(),
             },
             self.full_note(),
         ]
     }
 
-    /// The note, after "N.Nx faster" when the target is about speed, which the ratio (ours over
-    /// the peer's, as in every row) shows less plainly.
+    /// The note, after "N.Nx faster" when the target is about speed (which the ratio, ours over
+    /// the peer's as in every row, shows less plainly) and the noise of the judged quantity
+    /// (twice its relative standard error) when the samples are known.
     fn full_note(&self) -> String {
         let speed = match (self.target, self.ratio()) {
             (Some(Target::TimesFaster(_)), Some(ratio)) if ratio > 0.0 => {
@@ -135,8 +203,12 @@ impl Row {
             }
             _ => None,
         };
+        let noise = self
+            .error
+            .map(|error| format!("noise ±{:.0}%", 200.0 * error));
         speed
             .into_iter()
+            .chain(noise)
             .chain(self.note.clone())
             .collect::<Vec<_>>()
             .join("; ")
@@ -188,7 +260,13 @@ impl Table {
                     "peer_value": row.peer.as_ref().map(|(_, value)| value),
                     "ratio": row.ratio(),
                     "target": row.target.map(|target| target.describe(row.unit)),
-                    "met": row.met(),
+                    "met": row.verdict().and_then(|verdict| match verdict {
+                        Verdict::Met => Some(true),
+                        Verdict::Missed => Some(false),
+                        Verdict::Tie => None,
+                    }),
+                    "tie": row.verdict() == Some(Verdict::Tie),
+                    "noise": row.error.map(|error| 2.0 * error),
                     "note": row.note,
                 })
             })
