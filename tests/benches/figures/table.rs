@@ -303,7 +303,9 @@ impl Table {
             "{date}, {} vCPU ({}), {} GiB, kernel {}, {}:\n\n",
             machine["cpus"],
             machine["cpu"].as_str().unwrap_or("?"),
-            machine["memory_gib"],
+            machine["memory_gib"]
+                .as_f64()
+                .map_or_else(|| "?".to_owned(), |gib| format!("{gib:.0}")),
             machine["kernel"].as_str().unwrap_or("?"),
             machine["os"].as_str().unwrap_or("?"),
         );
