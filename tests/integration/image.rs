@@ -852,52 +852,7 @@ struct Podman {
 impl Podman {
     fn new() -> Podman {
         let dir = ScratchDir::new("image-podman");
-        let root = dir.path().display().to_string();
-        fs::write(
-            dir.path().join("storage.conf"),
-            format!(
-                "[storage]\n\
-                 driver = \"vfs\"\n\
-                 graphroot = \"{root}/storage\"\n\
-                 runroot = \"{root}/run\"\n"
-            ),
-        )
-        .unwrap();
-        // Low enough for any host: podman lowers its own RLIMIT_NPROC to 32768 before it
-        // starts conmon, so runc cannot set the container's to the test's (higher) limit.
-        let limits = procfs::process::Process::myself()
-            .unwrap()
-            .limits()
-            .unwrap();
-        let ulimit = |name: &str, limit: &procfs::process::Limit| {
-            let value = match limit.soft_limit {
-                procfs::process::LimitValue::Unlimited => 1024,
-                procfs::process::LimitValue::Value(n) => n.min(1024),
-            };
-            format!("\"{name}={value}:{value}\"")
-        };
-        fs::write(
-            dir.path().join("containers.conf"),
-            format!(
-                "[containers]\n\
-                 # root here lacks CAP_SYS_RESOURCE: podman's defaults (nofile 1048576) fail\n\
-                 default_ulimits = [{}, {}]\n\
-                 # no bridge, veth or firewall rules on the host\n\
-                 netns = \"none\"\n\
-                 [engine]\n\
-                 # crun refuses this host's hybrid cgroups (see the crun test)\n\
-                 runtime = \"runc\"\n\
-                 cgroup_manager = \"cgroupfs\"\n\
-                 events_logger = \"file\"\n\
-                 events_logfile_path = \"{root}/events.log\"\n\
-                 tmp_dir = \"{root}/tmp\"\n\
-                 [network]\n\
-                 network_config_dir = \"{root}/networks\"\n",
-                ulimit("nofile", &limits.max_open_files),
-                ulimit("nproc", &limits.max_processes),
-            ),
-        )
-        .unwrap();
+        sandbox_tests::write_private_podman_config(dir.path());
         Podman {
             dir,
             cgroup: CgroupParent::new("image-podman"),

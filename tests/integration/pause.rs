@@ -14,7 +14,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sandbox_tests::{
     PidNamespace, ScratchDir, assert_exit, child_pids, comm_of, hand_orphans_to, is_alive,
-    pause_bin, require_root, run, wait_until, zombie_children,
+    open_fds, pause_bin, require_root, run, wait_until, zombie_children,
 };
 
 /// How long anything that should be quick may take on a loaded machine.
@@ -128,23 +128,6 @@ fn status_field(pid: i32, key: &str) -> String {
         .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
         .trim()
         .to_owned()
-}
-
-/// The descriptors `pid` has open, sorted.
-fn fds_of(pid: i32) -> Vec<i32> {
-    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .map(|entry| {
-            entry
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    fds.sort_unstable();
-    fds
 }
 
 /// utime + stime of `pid` in clock ticks, and its voluntary + involuntary context switches:
@@ -477,11 +460,11 @@ fn the_command_gets_an_empty_signal_mask_and_only_stdio() {
     assert_eq!(errno, 0);
     let pause_pid = pause.pid();
     assert!(
-        fds_of(pause_pid).contains(&7),
+        open_fds(pause_pid).contains(&7),
         "the test did not pass fd 7 to pause"
     );
     assert_eq!(status_field(child, "SigBlk"), "0000000000000000");
-    assert_eq!(fds_of(child), [0, 1, 2]);
+    assert_eq!(open_fds(child), [0, 1, 2]);
     signal(child, Signal::SIGKILL);
     assert_eq!(pause.wait(SOON).code(), Some(137));
 }

@@ -1158,3 +1158,53 @@ impl Drop for Tracked {
         }
     }
 }
+
+/// Writes a `storage.conf` and a `containers.conf` into `dir` that let podman 4.3 run as root on
+/// these hosts without touching the host's podman state: private vfs storage under `dir`, runc
+/// (crun refuses the hybrid cgroup setup), cgroupfs, file events, no network, and ulimits low
+/// enough for a root that lacks CAP_SYS_RESOURCE (podman's defaults fail with EPERM, and it
+/// lowers its own RLIMIT_NPROC before starting conmon). Point `CONTAINERS_STORAGE_CONF` and
+/// `CONTAINERS_CONF` at them.
+pub fn write_private_podman_config(dir: &Path) {
+    let root = dir.display().to_string();
+    std::fs::write(
+        dir.join("storage.conf"),
+        format!(
+            "[storage]\n\
+             driver = \"vfs\"\n\
+             graphroot = \"{root}/storage\"\n\
+             runroot = \"{root}/run\"\n"
+        ),
+    )
+    .unwrap();
+    let limits = procfs::process::Process::myself()
+        .unwrap()
+        .limits()
+        .unwrap();
+    let ulimit = |name: &str, limit: &procfs::process::Limit| {
+        let value = match limit.soft_limit {
+            procfs::process::LimitValue::Unlimited => 1024,
+            procfs::process::LimitValue::Value(n) => n.min(1024),
+        };
+        format!("\"{name}={value}:{value}\"")
+    };
+    std::fs::write(
+        dir.join("containers.conf"),
+        format!(
+            "[containers]\n\
+             default_ulimits = [{}, {}]\n\
+             netns = \"none\"\n\
+             [engine]\n\
+             runtime = \"runc\"\n\
+             cgroup_manager = \"cgroupfs\"\n\
+             events_logger = \"file\"\n\
+             events_logfile_path = \"{root}/events.log\"\n\
+             tmp_dir = \"{root}/tmp\"\n\
+             [network]\n\
+             network_config_dir = \"{root}/networks\"\n",
+            ulimit("nofile", &limits.max_open_files),
+            ulimit("nproc", &limits.max_processes),
+        ),
+    )
+    .unwrap();
+}

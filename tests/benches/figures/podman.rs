@@ -44,44 +44,7 @@ struct Podman {
 impl Podman {
     fn new() -> Podman {
         let dir = ScratchDir::new("bench-podman");
-        let root = dir.path().display().to_string();
-        std::fs::write(
-            dir.path().join("storage.conf"),
-            format!(
-                "[storage]\ndriver = \"vfs\"\ngraphroot = \"{root}/storage\"\nrunroot = \"{root}/run\"\n"
-            ),
-        )
-        .unwrap();
-        let limits = procfs::process::Process::myself()
-            .unwrap()
-            .limits()
-            .unwrap();
-        let ulimit = |name: &str, limit: &procfs::process::Limit| {
-            let value = match limit.soft_limit {
-                procfs::process::LimitValue::Unlimited => 1024,
-                procfs::process::LimitValue::Value(n) => n.min(1024),
-            };
-            format!("\"{name}={value}:{value}\"")
-        };
-        std::fs::write(
-            dir.path().join("containers.conf"),
-            format!(
-                "[containers]\n\
-                 default_ulimits = [{}, {}]\n\
-                 netns = \"none\"\n\
-                 [engine]\n\
-                 runtime = \"runc\"\n\
-                 cgroup_manager = \"cgroupfs\"\n\
-                 events_logger = \"file\"\n\
-                 events_logfile_path = \"{root}/events.log\"\n\
-                 tmp_dir = \"{root}/tmp\"\n\
-                 [network]\n\
-                 network_config_dir = \"{root}/networks\"\n",
-                ulimit("nofile", &limits.max_open_files),
-                ulimit("nproc", &limits.max_processes),
-            ),
-        )
-        .unwrap();
+        sandbox_tests::write_private_podman_config(dir.path());
         let host_dirs = ["/run/containers/networks", "/run/containers", "/run/runc"]
             .into_iter()
             .map(PathBuf::from)
