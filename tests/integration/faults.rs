@@ -229,20 +229,26 @@ fn create_killed_at_any_point_is_rolled_back_or_completed_and_leaves_nothing() {
             // next create; a complete one is there.
             let again = tracked.sandbox(&["create", name, "--share-pid"]);
             let was_running = after.is_some_and(|pod| pod["state"] == "running");
-            if was_running {
-                assert_exit!(again, 125);
-                assert!(
-                    again.stderr.contains("already exists"),
-                    "{context}: {again:?}"
-                );
-            } else {
-                assert!(again.code == Some(0), "{context}: create again: {again:?}");
-            }
+            assert_name_reusable(&again, was_running, context);
             let pod = tracked.inspect(name, context);
             assert_eq!(pod["state"], "running", "{context}: {pod}");
             tracked.check_only_named_processes(name, context);
         },
     });
+}
+
+/// After a killed command, trying the same name again must either find it taken (it had
+/// completed: 125 "already exists") or succeed (it had been rolled back or is rolled back now).
+fn assert_name_reusable(again: &Run, was_running: bool, context: &str) {
+    if was_running {
+        assert_exit!(*again, 125);
+        assert!(
+            again.stderr.contains("already exists"),
+            "{context}: {again:?}"
+        );
+    } else {
+        assert!(again.code == Some(0), "{context}: again: {again:?}");
+    }
 }
 
 #[test]
@@ -262,15 +268,7 @@ fn run_killed_at_any_point_leaves_a_container_that_can_be_started_again() {
                 .and_then(|pod| pod["containers"].as_array())
                 .is_some_and(|cs| cs.iter().any(|c| c["state"] == "running"));
             let again = tracked.sandbox(&["run", name, "--name", "c", "--", "sleep", "1000"]);
-            if was_running {
-                assert_exit!(again, 125);
-                assert!(
-                    again.stderr.contains("already exists"),
-                    "{context}: {again:?}"
-                );
-            } else {
-                assert!(again.code == Some(0), "{context}: run again: {again:?}");
-            }
+            assert_name_reusable(&again, was_running, context);
             let pod = tracked.inspect(name, context);
             let containers = pod["containers"].as_array().unwrap();
             assert_eq!(containers.len(), 1, "{context}: {pod}");
