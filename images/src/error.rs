@@ -48,6 +48,13 @@ pub(crate) enum Error {
     #[error("checking {}: {reason}", path.display())]
     NotStaticExecutable { path: PathBuf, reason: String },
 
+    /// `SOURCE_DATE_EPOCH` is past the last second RFC 3339 can write.
+    #[error(
+        "SOURCE_DATE_EPOCH {epoch} is after 9999-12-31T23:59:59Z ({max}), the last second an RFC \
+         3339 `created` field can hold"
+    )]
+    EpochOutOfRange { epoch: u64, max: u64 },
+
     /// The tag or repository would give an image name that tools reject.
     #[error("invalid {what} {value:?}: {rule}")]
     InvalidName {

@@ -56,7 +56,7 @@ impl Image {
 /// Builds the image `definition` describes, stamped with `epoch` and named `name`.
 pub(crate) fn build(definition: &Definition, epoch: u64, name: &ImageName) -> Result<Image> {
     let spec = |what| move |source| Error::Spec { what, source };
-    let created = timestamp::rfc3339(epoch);
+    let created = timestamp::rfc3339(epoch)?;
     let layer = layer::build(&definition.files, epoch)?;
 
     let config = ConfigBuilder::default()
