@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod binary;
 pub mod command;
 pub mod container;
 pub mod error;
