@@ -31,8 +31,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use sandbox_tests::{
-    Run, ScratchDir, assert_exit, is_alive, mounts_containing, pause_bin, require_root, run,
-    unique_name, wait_until,
+    Run, ScratchDir, assert_exit, cri_client_bin, is_alive, mounts_containing, pause_bin,
+    require_root, run, run_with_timeout, unique_name, wait_until,
 };
 use serde_json::Value;
 
@@ -1243,60 +1243,58 @@ fn containerd_imports_the_archive_and_ctr_runs_it() {
     assert!(!containers.stdout.contains(&id), "--rm left {id}");
 }
 
-mod cri {
-    //! A minimal CRI client over containerd's socket, for the one test below: the calls the
-    //! kubelet makes to start and end a pod sandbox.
+/// containerd's CRI plugin, called as the kubelet calls it through `sandbox-cri-client`
+/// (`tests/cri-client`): one CRI call per run, its answer one JSON line on stdout. The client is
+/// a binary of its own so that its gRPC stack (tonic, tokio, k8s-cri) is not built into this one.
+struct Cri<'a> {
+    /// The client binary, from [`cri_client_bin`].
+    client: PathBuf,
+    containerd: &'a Containerd,
+}
 
-    use std::future::Future;
-    use std::path::PathBuf;
+/// How long one CRI call may take, starting the client included.
+const CRI_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-    use hyper_util::rt::TokioIo;
-    use k8s_cri::v1::image_service_client::ImageServiceClient;
-    use k8s_cri::v1::runtime_service_client::RuntimeServiceClient;
-    use tonic::transport::{Channel, Endpoint, Uri};
-
-    /// Runs `future` to completion on a runtime of its own.
-    pub fn block_on<F: Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(future)
+impl Cri<'_> {
+    /// Makes one call, `sandbox-cri-client --socket SOCKET ARGS...`, and returns its answer,
+    /// which says whether the call succeeded (`ok`) and if not, why (`error`: `code`, `message`).
+    fn call(&self, args: &[&str]) -> Value {
+        let mut command = Command::new(&self.client);
+        command
+            .arg("--socket")
+            .arg(self.containerd.socket())
+            .args(args);
+        let done = run_with_timeout(command, b"", CRI_CALL_TIMEOUT);
+        let answer: Value = serde_json::from_str(done.stdout.trim()).unwrap_or_else(|e| {
+            panic!("sandbox-cri-client {args:?} did not answer with one JSON line ({e}): {done:?}")
+        });
+        let expected_code = if answer["ok"] == true { 0 } else { 1 };
+        assert_eq!(
+            done.code,
+            Some(expected_code),
+            "sandbox-cri-client {args:?}: the exit status disagrees with the answer: {done:?}"
+        );
+        answer
     }
 
-    /// Runtime and image service clients on the unix socket `socket`.
-    pub async fn connect(
-        socket: PathBuf,
-    ) -> (RuntimeServiceClient<Channel>, ImageServiceClient<Channel>) {
-        // The URI is required by the API but unused: the connector dials the socket.
-        let channel = Endpoint::from_static("http://[::1]:0")
-            .connect_with_connector(tower::service_fn(move |_: Uri| {
-                let socket = socket.clone();
-                async move {
-                    tokio::net::UnixStream::connect(socket)
-                        .await
-                        .map(TokioIo::new)
-                }
-            }))
-            .await
-            .unwrap();
-        (
-            RuntimeServiceClient::new(channel.clone()),
-            ImageServiceClient::new(channel),
-        )
+    /// Makes one call that must succeed, and returns its answer; shows containerd's log if not.
+    fn call_ok(&self, args: &[&str]) -> Value {
+        let answer = self.call(args);
+        assert!(
+            answer["ok"] == true,
+            "CRI call {args:?} failed: {}\n--- containerd log ---\n{}",
+            answer["error"],
+            self.containerd.log()
+        );
+        answer
     }
 }
 
 #[test]
 fn containerd_cri_runs_it_as_the_pod_sandbox_image() {
-    use k8s_cri::v1::{
-        ImageSpec, ImageStatusRequest, LinuxPodSandboxConfig, LinuxSandboxSecurityContext,
-        NamespaceMode, NamespaceOption, PodSandboxConfig, PodSandboxMetadata, PodSandboxState,
-        PodSandboxStatusRequest, RemovePodSandboxRequest, RunPodSandboxRequest,
-        StopPodSandboxRequest, VersionRequest,
-    };
-
     require_root();
+    // Before anything is started: a missing client fails the test at once, with the hint.
+    let client = cri_client_bin();
     let image = build_image(&pause_bin());
     let containerd = Containerd::start(Some(&image.reference));
     // The CRI plugin's images live in containerd's k8s.io namespace, where `ctr` works here.
@@ -1308,136 +1306,73 @@ fn containerd_cri_runs_it_as_the_pod_sandbox_image() {
     );
     let logs = containerd.dir.path().join("pod-logs");
     fs::create_dir_all(&logs).unwrap();
+    let cri = Cri {
+        client,
+        containerd: &containerd,
+    };
 
-    cri::block_on(async {
-        let (mut runtime, mut images) = cri::connect(containerd.socket()).await;
-        let version = runtime
-            .version(VersionRequest::default())
-            .await
+    let version = cri.call_ok(&["version"]);
+    assert_eq!(version["runtime_name"], "containerd", "{version}");
+
+    // The kubelet would pull a missing sandbox image; ours must already be there, so no
+    // registry is ever asked. The CRI image store learns of imports through events, so the
+    // client asks again until it knows the image or 20 s have passed.
+    let status = cri.call_ok(&["image-status", &image.reference, "--wait", "20"]);
+    let found = &status["image"];
+    assert!(!found.is_null(), "the CRI never saw {}", image.reference);
+    assert!(
+        found["repo_tags"]
+            .as_array()
             .unwrap()
-            .into_inner();
-        assert_eq!(version.runtime_name, "containerd");
+            .iter()
+            .any(|tag| tag == image.reference.as_str()),
+        "{}",
+        found["repo_tags"]
+    );
+    eprintln!("CRI reports the image's size as {} bytes", found["size"]);
 
-        // The kubelet would pull a missing sandbox image; ours must already be there, so no
-        // registry is ever asked. The CRI image store learns of imports through events.
-        let spec = ImageSpec {
-            image: image.reference.clone(),
-            ..Default::default()
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let found = loop {
-            let status = images
-                .image_status(ImageStatusRequest {
-                    image: Some(spec.clone()),
-                    verbose: false,
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            if let Some(found) = status.image {
-                break found;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the CRI never saw {}",
-                image.reference
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        };
-        assert!(
-            found.repo_tags.contains(&image.reference),
-            "{:?}",
-            found.repo_tags
-        );
-        eprintln!("CRI reports the image's size as {} bytes", found.size);
+    let name = unique_name("image-cri");
+    let uid = unique_name("uid");
+    let cgroup_parent = containerd.cgroup.path();
+    let started = cri.call_ok(&[
+        "run-pod-sandbox",
+        "--name",
+        &name,
+        "--uid",
+        &uid,
+        "--namespace",
+        "default",
+        "--log-directory",
+        logs.to_str().unwrap(),
+        "--cgroup-parent",
+        &cgroup_parent,
+        // The node's network, and so its UTS namespace (no CNI, no hostname); a PID and IPC
+        // namespace of the pod's own.
+        "--network",
+        "node",
+        "--pid",
+        "pod",
+        "--ipc",
+        "pod",
+    ]);
+    eprintln!("RunPodSandbox took {} ms", started["took_ms"]);
+    let sandbox = started["pod_sandbox_id"].as_str().unwrap().to_owned();
 
-        let config = PodSandboxConfig {
-            metadata: Some(PodSandboxMetadata {
-                name: unique_name("image-cri"),
-                uid: unique_name("uid"),
-                namespace: "default".to_owned(),
-                attempt: 0,
-            }),
-            log_directory: logs.display().to_string(),
-            linux: Some(LinuxPodSandboxConfig {
-                cgroup_parent: containerd.cgroup.path(),
-                security_context: Some(LinuxSandboxSecurityContext {
-                    // The node's network, and so its UTS namespace (no CNI, no hostname); a PID
-                    // and IPC namespace of the pod's own.
-                    namespace_options: Some(NamespaceOption {
-                        network: NamespaceMode::Node as i32,
-                        pid: NamespaceMode::Pod as i32,
-                        ipc: NamespaceMode::Pod as i32,
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let started = Instant::now();
-        let sandbox = runtime
-            .run_pod_sandbox(RunPodSandboxRequest {
-                config: Some(config),
-                runtime_handler: String::new(),
-            })
-            .await
-            .unwrap_or_else(|e| panic!("RunPodSandbox: {e}\n{}", containerd.log()))
-            .into_inner()
-            .pod_sandbox_id;
-        eprintln!("RunPodSandbox took {:?}", started.elapsed());
+    let status = cri.call_ok(&["pod-sandbox-status", &sandbox, "--verbose"]);
+    assert_eq!(status["state"], "SANDBOX_READY", "{status}");
+    let info: Value = serde_json::from_str(status["info"]["info"].as_str().unwrap()).unwrap();
+    assert_eq!(info["image"], image.reference.as_str(), "sandbox image");
+    let pid = info["pid"].as_i64().unwrap() as i32;
+    assert_is_our_pause(pid, &image, Some("65535"));
 
-        let status = runtime
-            .pod_sandbox_status(PodSandboxStatusRequest {
-                pod_sandbox_id: sandbox.clone(),
-                verbose: true,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        let state = status.status.as_ref().unwrap().state;
-        assert_eq!(state, PodSandboxState::SandboxReady as i32);
-        let info: Value = serde_json::from_str(&status.info["info"]).unwrap();
-        assert_eq!(info["image"], image.reference.as_str(), "sandbox image");
-        let pid = info["pid"].as_i64().unwrap() as i32;
-        assert_is_our_pause(pid, &image, Some("65535"));
+    let stopped = cri.call_ok(&["stop-pod-sandbox", &sandbox]);
+    eprintln!("StopPodSandbox took {} ms", stopped["took_ms"]);
+    assert!(!is_alive(pid), "pause still runs after StopPodSandbox");
+    let status = cri.call_ok(&["pod-sandbox-status", &sandbox]);
+    assert_eq!(status["state"], "SANDBOX_NOTREADY", "{status}");
 
-        let stopping = Instant::now();
-        runtime
-            .stop_pod_sandbox(StopPodSandboxRequest {
-                pod_sandbox_id: sandbox.clone(),
-            })
-            .await
-            .unwrap();
-        eprintln!("StopPodSandbox took {:?}", stopping.elapsed());
-        assert!(!is_alive(pid), "pause still runs after StopPodSandbox");
-        let status = runtime
-            .pod_sandbox_status(PodSandboxStatusRequest {
-                pod_sandbox_id: sandbox.clone(),
-                verbose: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(
-            status.status.unwrap().state,
-            PodSandboxState::SandboxNotready as i32
-        );
-
-        runtime
-            .remove_pod_sandbox(RemovePodSandboxRequest {
-                pod_sandbox_id: sandbox.clone(),
-            })
-            .await
-            .unwrap();
-        let gone = runtime
-            .pod_sandbox_status(PodSandboxStatusRequest {
-                pod_sandbox_id: sandbox,
-                verbose: false,
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(gone.code(), tonic::Code::NotFound, "{gone}");
-    });
+    cri.call_ok(&["remove-pod-sandbox", &sandbox]);
+    let gone = cri.call(&["pod-sandbox-status", &sandbox]);
+    assert_eq!(gone["ok"], false, "{gone}");
+    assert_eq!(gone["error"]["code"], "NotFound", "{gone}");
 }

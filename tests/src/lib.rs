@@ -2,8 +2,9 @@
 //! names and scratch directories, and waits on conditions with a deadline instead of sleeping.
 //!
 //! The binaries are found next to the test executable's directory (`target/<triple>/<profile>/`),
-//! or at `PAUSE_BIN` / `SANDBOX_BIN`. `cargo test --workspace` does not build other members'
-//! binaries, so the test command is `cargo build --workspace && cargo test --workspace`.
+//! or at `PAUSE_BIN` / `SANDBOX_BIN` / `CRI_CLIENT_BIN`. `cargo test --workspace` does not build
+//! other members' binaries, so the test command is
+//! `cargo build --workspace && cargo test --workspace`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -50,6 +51,12 @@ pub fn pause_bin() -> PathBuf {
 /// The `sandbox` binary under test.
 pub fn sandbox_bin() -> PathBuf {
     find_binary("sandbox", "SANDBOX_BIN")
+}
+
+/// The CRI client the image test drives containerd with (`tests/cri-client`): a binary of its
+/// own, so that its gRPC stack is not built into the test binary.
+pub fn cri_client_bin() -> PathBuf {
+    find_binary("sandbox-cri-client", "CRI_CLIENT_BIN")
 }
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
