@@ -71,11 +71,17 @@ fn tar_layout(image: &Image, epoch: u64) -> std::result::Result<Vec<u8>, (String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{definition, image, name::ImageName};
+    use crate::definition::{self, Platform};
+    use crate::{image, name::ImageName};
 
     fn image() -> Image {
         let name = ImageName::new("localhost/pause", "t").unwrap();
-        image::build(&definition::pause(b"x".to_vec()), 0, &name).unwrap()
+        image::build(
+            &definition::pause(b"x".to_vec(), Platform::linux_amd64()),
+            0,
+            &name,
+        )
+        .unwrap()
     }
 
     #[test]

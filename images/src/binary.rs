@@ -1,4 +1,6 @@
-//! Where the `pause` binary to package comes from, and the check that it can run in an image.
+//! Where the `pause` binary to package comes from, and the check that it can run in an image:
+//! it must be static, since the image has no dynamic loader, and its platform becomes the
+//! image's. Reading the ELF headers is `sandbox::binary`'s job; the decisions are made here.
 //!
 //! Lookup order: `--pause PATH`; else the release build next to this executable
 //! (`target/<triple>/release/pause`, the sibling of `.../release/images` or of `.../debug/images`).
@@ -10,7 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::elf;
+use sandbox::binary::Executable;
+
 use crate::error::{Error, Result};
 
 /// The command that builds the release `pause`.
@@ -87,16 +90,78 @@ fn build_pause(cargo: &Path, root: &Path) -> Result<()> {
     }
 }
 
-/// Reads the executable at `path` and checks that it is static x86-64, as an image without a
-/// libc needs.
-pub(crate) fn load_static_executable(path: &Path) -> Result<Vec<u8>> {
+/// Reads the executable at `path` and checks that it is static, as an image without a libc
+/// and a loader needs. Returns its bytes and what it is (its architecture among others).
+pub(crate) fn load_static_executable(path: &Path) -> Result<(Vec<u8>, Executable)> {
     let bytes = std::fs::read(path).map_err(|source| Error::ReadFile {
         path: path.to_path_buf(),
         source,
     })?;
-    elf::check_static_x86_64(&bytes).map_err(|reason| Error::NotStaticExecutable {
+    let executable = sandbox::binary::inspect(&bytes).map_err(|source| Error::NotExecutable {
         path: path.to_path_buf(),
-        reason,
+        source,
     })?;
-    Ok(bytes)
+    if let Some(interpreter) = executable.interpreter {
+        // An image holds no loader: the kernel would fail the exec with ENOENT, which runtimes
+        // report as a baffling "no such file or directory" about a file that is there.
+        return Err(Error::DynamicExecutable {
+            path: path.to_path_buf(),
+            interpreter,
+        });
+    }
+    Ok((bytes, executable))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn this_static_test_executable_is_loaded() {
+        // The workspace builds for musl, so the test executable itself is static.
+        let exe = std::env::current_exe().unwrap();
+        let (bytes, executable) = load_static_executable(&exe).unwrap();
+        assert_eq!(bytes, std::fs::read(&exe).unwrap());
+        assert_eq!(executable.architecture.oci_name(), "amd64");
+    }
+
+    #[test]
+    fn what_cannot_run_in_an_empty_image_is_refused_with_the_reason() {
+        let chain = |path: &str| {
+            let error = load_static_executable(Path::new(path)).unwrap_err();
+            let mut text = error.to_string();
+            let mut source = error.source();
+            while let Some(cause) = source {
+                text = format!("{text}: {cause}");
+                source = cause.source();
+            }
+            text
+        };
+        let dynamic = chain("/bin/sh");
+        assert!(
+            dynamic.starts_with(
+                "checking /bin/sh: dynamically linked: it has a PT_INTERP program header naming /lib"
+            ),
+            "{dynamic}"
+        );
+        assert!(dynamic.ends_with("-linux-musl target"), "{dynamic}");
+        let script = std::env::temp_dir().join(format!("images-script-{}", std::process::id()));
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let not_elf = chain(script.to_str().unwrap());
+        std::fs::remove_file(&script).unwrap();
+        assert_eq!(
+            not_elf,
+            format!(
+                "checking {}: not an ELF file (no \\x7fELF magic)",
+                script.display()
+            )
+        );
+        let missing = chain("/nonexistent/pause");
+        assert!(
+            missing.starts_with("reading /nonexistent/pause: No such file"),
+            "{missing}"
+        );
+    }
 }

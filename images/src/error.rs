@@ -44,9 +44,22 @@ pub(crate) enum Error {
         source: std::io::Error,
     },
 
-    /// A file to package is not a static executable for the image's platform.
-    #[error("checking {}: {reason}", path.display())]
-    NotStaticExecutable { path: PathBuf, reason: String },
+    /// A file to package is not an ELF executable for an architecture images can name.
+    #[error("checking {}", path.display())]
+    NotExecutable {
+        path: PathBuf,
+        #[source]
+        source: sandbox::binary::ParseError,
+    },
+
+    /// A file to package needs a dynamic loader, which the image does not have.
+    #[error(
+        "checking {}: dynamically linked: it has a PT_INTERP program header naming {}, and the \
+         image has no dynamic loader; build it for a *-linux-musl target",
+        path.display(),
+        interpreter.display()
+    )]
+    DynamicExecutable { path: PathBuf, interpreter: PathBuf },
 
     /// `SOURCE_DATE_EPOCH` is past the last second RFC 3339 can write.
     #[error(

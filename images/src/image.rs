@@ -74,15 +74,17 @@ pub(crate) fn build(definition: &Definition, epoch: u64, name: &ImageName) -> Re
         .created_by(definition.created_by.clone())
         .build()
         .map_err(spec("history"))?;
-    let configuration = ImageConfigurationBuilder::default()
+    let platform = &definition.platform;
+    let mut configuration = ImageConfigurationBuilder::default()
         .created(created)
-        .architecture(definition.architecture.clone())
-        .os(definition.os.clone())
+        .architecture(platform.architecture.clone())
+        .os(platform.os.clone())
         .config(config)
         .rootfs(rootfs)
         .history(vec![history])
         .build()
         .map_err(spec("config"))?;
+    configuration.set_variant(platform.variant.clone());
     let config_blob = Blob::new(
         MediaType::ImageConfig,
         canonical::to_vec(&configuration, "image config")?,
@@ -101,13 +103,13 @@ pub(crate) fn build(definition: &Definition, epoch: u64, name: &ImageName) -> Re
     );
 
     let mut manifest_descriptor = manifest_blob.descriptor();
-    manifest_descriptor.set_platform(Some(
-        PlatformBuilder::default()
-            .architecture(definition.architecture.clone())
-            .os(definition.os.clone())
-            .build()
-            .map_err(spec("platform"))?,
-    ));
+    let mut index_platform = PlatformBuilder::default()
+        .architecture(platform.architecture.clone())
+        .os(platform.os.clone())
+        .build()
+        .map_err(spec("platform"))?;
+    index_platform.set_variant(platform.variant.clone());
+    manifest_descriptor.set_platform(Some(index_platform));
     manifest_descriptor.set_annotations(Some(HashMap::from([
         (ANNOTATION_REF_NAME.to_owned(), name.tag().to_owned()),
         (ANNOTATION_CONTAINERD_NAME.to_owned(), name.reference()),
@@ -137,7 +139,7 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::definition;
+    use crate::definition::{self, Platform};
 
     /// Manifest digest of the pause definition around the fixed bytes below, at epoch 0. It
     /// changes only when the builder's output format changes (JSON fields, tar or gzip
@@ -149,7 +151,7 @@ mod tests {
     fn fixture() -> Image {
         let name = ImageName::new("localhost/pause", "0.1.0").unwrap();
         build(
-            &definition::pause(b"\x7fELF fixed bytes".to_vec()),
+            &definition::pause(b"\x7fELF fixed bytes".to_vec(), Platform::linux_amd64()),
             0,
             &name,
         )
@@ -196,6 +198,31 @@ mod tests {
     }
 
     #[test]
+    fn platform_variant_is_in_the_config_and_the_index_only_when_known() {
+        let name = ImageName::new("localhost/pause", "0.1.0").unwrap();
+        let arm = Platform {
+            architecture: oci_spec::image::Arch::ARM,
+            variant: Some("v7".to_owned()),
+            ..Platform::linux_amd64()
+        };
+        let image = build(&definition::pause(b"x".to_vec(), arm), 0, &name).unwrap();
+        let config = json(&image.blobs[0].bytes);
+        assert_eq!(config["architecture"], "arm");
+        assert_eq!(config["variant"], "v7");
+        let platform = &json(&image.index)["manifests"][0]["platform"];
+        assert_eq!(platform["architecture"], "arm");
+        assert_eq!(platform["variant"], "v7");
+
+        let amd64 = fixture();
+        assert!(json(&amd64.blobs[0].bytes).get("variant").is_none());
+        assert!(
+            json(&amd64.index)["manifests"][0]["platform"]
+                .get("variant")
+                .is_none()
+        );
+    }
+
+    #[test]
     fn index_names_the_image_both_ways() {
         let image = fixture();
         let index = json(&image.index);
@@ -216,7 +243,7 @@ mod tests {
     fn tag_does_not_change_the_manifest() {
         let other = ImageName::new("localhost/other", "9").unwrap();
         let retagged = build(
-            &definition::pause(b"\x7fELF fixed bytes".to_vec()),
+            &definition::pause(b"\x7fELF fixed bytes".to_vec(), Platform::linux_amd64()),
             0,
             &other,
         );

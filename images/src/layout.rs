@@ -64,13 +64,19 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{definition, image, name::ImageName};
+    use crate::definition::{self, Platform};
+    use crate::{image, name::ImageName};
 
     #[test]
     fn writes_blobs_named_by_digest_and_the_index() {
         let dir = std::env::temp_dir().join(format!("images-layout-test-{}", std::process::id()));
         let name = ImageName::new("localhost/pause", "t").unwrap();
-        let image = image::build(&definition::pause(b"x".to_vec()), 0, &name).unwrap();
+        let image = image::build(
+            &definition::pause(b"x".to_vec(), Platform::linux_amd64()),
+            0,
+            &name,
+        )
+        .unwrap();
         write(&dir, &image).unwrap();
         for blob in &image.blobs {
             let stored = fs::read(dir.join("blobs/sha256").join(blob.hex())).unwrap();

@@ -11,7 +11,6 @@ mod canonical;
 mod cli;
 mod definition;
 mod digest;
-mod elf;
 mod error;
 mod image;
 mod layer;
@@ -48,9 +47,10 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<()> {
     let name = name::ImageName::new(&args.repository, &args.tag)?;
     let pause_path = binary::locate_pause(args.pause.as_deref())?;
-    let pause = binary::load_static_executable(&pause_path)?;
+    let (pause, executable) = binary::load_static_executable(&pause_path)?;
     let pause_size = pause.len();
-    let definition = definition::pause(pause);
+    let platform = definition::Platform::linux(&executable);
+    let definition = definition::pause(pause, platform);
     let image = image::build(&definition, args.source_date_epoch, &name)?;
 
     layout::write(&args.out, &image)?;
@@ -68,6 +68,7 @@ fn run(args: &Args) -> Result<()> {
         println!("archive      oci-archive:{}", archive_path.display());
     }
     println!("pause        {} ({pause_size} bytes)", pause_path.display());
+    println!("platform     {}", definition.platform);
     println!("manifest     {}", image.manifest.digest());
     println!(
         "size         {} bytes compressed (manifest + config + gzip layer), {} bytes uncompressed \
