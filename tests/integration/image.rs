@@ -393,12 +393,18 @@ fn status_fields(pid: i32, key: &str) -> Vec<String> {
 /// Asserts that `pid` runs our `pause` (the very bytes packaged), as PID 1 of its PID
 /// namespace, with the given uid (real, effective, saved, fs).
 fn assert_is_our_pause(pid: i32, image: &Built, uid: Option<&str>) {
-    let exe = fs::read(format!("/proc/{pid}/exe"))
-        .unwrap_or_else(|e| panic!("reading /proc/{pid}/exe (has pause exited?): {e}"));
-    assert!(
-        exe == image.pause,
-        "process {pid} does not run the packaged pause"
-    );
+    // A runtime reports the container running once its init has been told to start, which can
+    // be before that init's execve of /pause is done (runc returns when the init has written its
+    // exec fifo, then the init execs): until then /proc/<pid>/exe is still the runtime.
+    let runs_pause = || fs::read(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == image.pause);
+    if !wait_until(Duration::from_secs(5), runs_pause) {
+        let exe = fs::read_link(format!("/proc/{pid}/exe"))
+            .unwrap_or_else(|e| panic!("reading /proc/{pid}/exe (has pause exited?): {e}"));
+        panic!(
+            "process {pid} does not run the packaged pause but {}",
+            exe.display()
+        );
+    }
     let nspid = status_fields(pid, "NSpid");
     assert_eq!(
         nspid.last().map(String::as_str),
