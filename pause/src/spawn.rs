@@ -111,9 +111,10 @@ fn prepare(options: &Options) -> Result<(), (Failure, Errno)> {
 /// Execs CMD: as given when it contains a '/', else from each directory of `PATH` in turn,
 /// as `execvp` does (an empty entry means the current directory). Returns why it failed:
 /// EACCES if some candidate was found but not executable, ENOENT if none was found, or the
-/// first other error.
+/// first other error. An empty CMD names no file (ENOENT, as with `execvp`): searched for, it
+/// would make each `PATH` entry a candidate, and a directory is "not executable".
 fn exec_command(command: CStrs, envp: CStrs) -> Errno {
-    let Some(cmd) = command.clone().next() else {
+    let Some(cmd) = command.clone().next().filter(|cmd| !cmd.is_empty()) else {
         return Errno(libc::ENOENT);
     };
     if cmd.to_bytes().contains(&b'/') {

@@ -403,6 +403,22 @@ fn init_mode_exits_with_the_commands_code() {
 }
 
 #[test]
+fn an_empty_command_name_is_not_found() {
+    require_root();
+    // execvp("") fails with ENOENT and tini exits 127; searching PATH for "" would try to
+    // exec each directory itself and report EACCES (126).
+    let (read_end, write_end) = pipe();
+    let mut command = pause_command(&["--sync-fd", "3", "--", ""]);
+    pass_fds(&mut command, &[(&write_end, 3)]);
+    let mut pause = Spawned::new(&mut command);
+    drop(write_end);
+    let (_, errno) = read_sync_line(read_end);
+    assert_eq!(pause.wait(SOON).code(), Some(127));
+    assert_eq!(errno, libc::ENOENT);
+    assert_eq!(pause.stderr(), "pause: : not found\n");
+}
+
+#[test]
 fn init_mode_forwards_signals_to_the_command() {
     require_root();
     // The command traps each signal with its own exit code. `wait` on a background sleep lets
