@@ -20,10 +20,11 @@ options (init mode):
   --user UID[:GID]    run CMD as UID:GID (GID defaults to UID), with no supplementary groups
   --no-new-privs      set no_new_privs for CMD
   --exit-file PATH    when CMD ends, write {\"pid\",\"exit_code\",\"signal\",\"finished_unix_ns\"}
-                      to PATH atomically
+                      to PATH atomically, mode 0600; its space is reserved before CMD
+                      starts, so a file system that fills up meanwhile cannot lose it
   --sync-fd N         once CMD is exec'd (or failed), write \"<pid> <errno>\\n\" to fd N, close it
 exit: CMD's status, 128+n if killed by signal n, 126 not executable, 127 not found,
-      2 usage, 3-15 pause's own failures
+      2 usage, 3-16 pause's own failures
 ";
 
 /// The synopsis printed after a usage error.

@@ -58,6 +58,8 @@ pub enum Failure {
     Fork = 8,
     /// The descriptor given to --sync-fd is not open.
     SyncFd = 9,
+    /// Reserving the space of the --exit-file (before CMD starts).
+    ExitFile = 16,
     /// Unblocking all signals in the child.
     ChildSignalMask = 10,
     /// PR_SET_NO_NEW_PRIVS in the child.
@@ -84,6 +86,7 @@ impl Failure {
             Failure::Pipe => "creating the exec status pipe",
             Failure::Fork => "forking CMD",
             Failure::SyncFd => "--sync-fd",
+            Failure::ExitFile => "reserving the exit file",
             Failure::ChildSignalMask => "unblocking signals for CMD",
             Failure::NoNewPrivs => "setting no_new_privs",
             Failure::SetGroups => "dropping supplementary groups",

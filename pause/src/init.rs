@@ -9,14 +9,12 @@
 //!   A SIGTERM to pause starts the same drain while CMD still runs: the broadcast is also the
 //!   forward to CMD, so CMD gets SIGTERM once, not twice.
 
-use core::ffi::CStr;
-
-use crate::cli::{Options, PATH_MAX};
+use crate::cli::Options;
 use crate::exit::{self, ExitStatus, Failure};
+use crate::exit_file::ExitFile;
 use crate::reap::{self, Children};
 use crate::spawn;
 use crate::sys::{self, CStrs, Pid1, SigSet};
-use crate::text::{self, Line};
 
 /// Where the end of the pod is.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -32,6 +30,8 @@ enum Phase {
 /// Runs `command` and supervises it until pause exits. `pid1` is the proof that pause is PID 1
 /// of its namespace, without which `--grace` has no one else to stop.
 pub fn run(options: &Options, command: CStrs, envp: CStrs, pid1: Option<Pid1>) -> ! {
+    // Before CMD starts: once it runs, its end must find the space to be recorded.
+    let mut exit_file = options.exit_file.map(ExitFile::reserve);
     let main_pid = spawn::spawn(options, command, envp)
         .unwrap_or_else(|(failure, errno)| exit::fail(failure, errno));
     let grace = pid1.zip(options.grace_secs);
@@ -71,8 +71,8 @@ pub fn run(options: &Options, command: CStrs, envp: CStrs, pid1: Option<Pid1>) -
             if pid == main_pid {
                 let status = ExitStatus::from_wait_status(wait_status);
                 main_status = Some(status);
-                if let Some(path) = options.exit_file {
-                    write_exit_file(path, pid, status);
+                if let Some(file) = exit_file.take() {
+                    file.write(pid, status);
                 }
             }
         });
@@ -93,52 +93,4 @@ fn drain(pid1: &Pid1, grace_secs: u32) -> Phase {
     Phase::Draining {
         deadline_ns: sys::monotonic_ns() + sys::secs_to_ns(grace_secs),
     }
-}
-
-/// Writes `{"pid":..,"exit_code":..,"signal":..,"finished_unix_ns":..}` to `path` atomically:
-/// to `path.tmp` first, synced, then renamed over `path`, so a reader sees the whole record or
-/// none. A failure is reported on stderr; pause still exits with the child's code, which is
-/// then the only record of it.
-fn write_exit_file(path: &CStr, pid: libc::pid_t, status: ExitStatus) {
-    let mut record = Line::<128>::new();
-    record
-        .push(b"{\"pid\":")
-        .push_i64(pid.into())
-        .push(b",\"exit_code\":")
-        .push_i64(status.code.into())
-        .push(b",\"signal\":");
-    match status.signal {
-        Some(signal) => record.push_i64(signal.into()),
-        None => record.push(b"null"),
-    };
-    record
-        .push(b",\"finished_unix_ns\":")
-        .push_u64(sys::realtime_ns())
-        .push(b"}\n");
-
-    let mut tmp = Line::<PATH_MAX>::new();
-    tmp.push(path.to_bytes()).push(b".tmp\0");
-    // The parser keeps PATH short enough for ".tmp" and the NUL, and a C string has no NUL
-    // inside, so this cannot fail; if it somehow did, report it like any other failure.
-    let Ok(tmp) = CStr::from_bytes_with_nul(tmp.as_bytes()) else {
-        return report_exit_file_error(path, sys::Errno(libc::ENAMETOOLONG));
-    };
-    let written = sys::create_file(tmp).and_then(|file| {
-        file.write_all(record.as_bytes())?;
-        file.sync()
-    });
-    if let Err(errno) = written.and_then(|()| sys::rename(tmp, path)) {
-        report_exit_file_error(path, errno);
-    }
-}
-
-fn report_exit_file_error(path: &CStr, errno: sys::Errno) {
-    let mut reason = Line::<64>::new();
-    text::push_errno(&mut reason, errno);
-    text::say(&[
-        b"writing exit file ",
-        path.to_bytes(),
-        b": ",
-        reason.as_bytes(),
-    ]);
 }

@@ -35,15 +35,15 @@
 //! Hold mode then loops on `rt_sigtimedwait(all, no timeout)`: SIGCHLD → `wait4(-1, WNOHANG)`
 //! until 0 or ECHILD; SIGINT/SIGTERM → `write(2)`, `exit_group(0)`.
 //!
-//! Init mode (steps in braces depend on an option): {`fcntl(N, F_GETFD)`}, `pipe2(O_CLOEXEC)`,
-//! `fork`. The child: `rt_sigprocmask(SIG_SETMASK, none)`, {`prctl(PR_SET_NO_NEW_PRIVS)`},
+//! Init mode (steps in braces depend on an option): {`fcntl(N, F_GETFD)`},
+//! {`openat(DIR, O_TMPFILE)`, `write`, `fsync`: the exit file's space}, `pipe2(O_CLOEXEC)`, `fork`. The child: `rt_sigprocmask(SIG_SETMASK, none)`, {`prctl(PR_SET_NO_NEW_PRIVS)`},
 //! {`setgroups(0, NULL)`, `setgid`, `setuid`}, `close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)`,
 //! `execve` per `PATH` entry; on failure `write` of the errno to the pipe, one line on stderr,
 //! `exit_group(126 or 127)`. The parent: `close` (write end), `read` (EOF or errno),
 //! {`write(N)`, on EPIPE `rt_sigtimedwait(SIGPIPE, 0)` to drop the SIGPIPE it raised,
 //! `close(N)`}, then loops on `rt_sigtimedwait`: a signal → `kill(child, sig)`;
 //! SIGCHLD → `wait4(-1, WNOHANG)` until 0 or ECHILD. When the child has ended:
-//! {`open(PATH.tmp)`, `write`, `fsync`, `rename`}; {as PID 1 with `--grace`: `kill(-1, SIGTERM)`,
+//! {`pwrite`, `ftruncate`, `fsync`, `linkat(PATH.tmp)`, `rename`}; {as PID 1 with `--grace`: `kill(-1, SIGTERM)`,
 //! `rt_sigtimedwait` with the time left, `kill(-1, SIGKILL)`}; `exit_group(code)`.
 //!
 //! # Exit codes
@@ -63,9 +63,10 @@
 //! | 8 | `fork` failed |
 //! | 9 | the `--sync-fd` descriptor is not open |
 //! | 10–15 | in the child before exec: unblocking signals, no_new_privs, setgroups, setgid, setuid, close_range |
+//! | 16 | reserving the space of the `--exit-file` failed (CMD was not started) |
 //!
 //! Each failure prints one line naming the step and the errno. In init mode codes other than
-//! 2–9 can also be CMD's own; `--exit-file` and `--sync-fd` tell them apart.
+//! 2–9 and 16 can also be CMD's own; `--exit-file` and `--sync-fd` tell them apart.
 //!
 //! # Size
 //!
@@ -80,6 +81,7 @@
 
 mod cli;
 mod exit;
+mod exit_file;
 mod hold;
 mod init;
 mod reap;

@@ -14,6 +14,8 @@
 use core::ffi::{CStr, c_char, c_int, c_long, c_uint, c_ulong};
 use core::ptr;
 
+use crate::text::Line;
+
 /// An error number from a failed system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Errno(pub c_int);
@@ -367,6 +369,76 @@ impl Fd {
         // SAFETY: fsync takes a descriptor and touches no memory.
         check(unsafe { libc::fsync(self.0) }).map(drop)
     }
+
+    /// Writes all of `bytes` at the start of the file (`pwrite`), whatever its offset.
+    pub fn write_at_start(&self, mut bytes: &[u8]) -> Result<()> {
+        let mut offset: c_long = 0;
+        while !bytes.is_empty() {
+            // SAFETY: `bytes` is valid for `bytes.len()` bytes of reads.
+            let ret = unsafe {
+                libc::syscall(
+                    libc::SYS_pwrite64,
+                    c_long::from(self.0),
+                    bytes.as_ptr(),
+                    bytes.len(),
+                    offset,
+                )
+            };
+            let n = check(ret)?;
+            bytes = bytes.get(n as usize..).unwrap_or_default();
+            offset += n;
+        }
+        Ok(())
+    }
+
+    /// Cuts (or extends) the file to `len` bytes.
+    pub fn truncate(&self, len: usize) -> Result<()> {
+        // SAFETY: ftruncate takes integers and touches no memory.
+        let ret = unsafe { libc::syscall(libc::SYS_ftruncate, c_long::from(self.0), len) };
+        check(ret).map(drop)
+    }
+
+    /// Gives the file a name: `path`, which must not exist. `linkat(AT_EMPTY_PATH)` may need
+    /// CAP_DAC_READ_SEARCH (older kernels ask it of every caller) and answers ENOENT without
+    /// it; then the link is made through `/proc/self/fd/N`, as open(2) shows for `O_TMPFILE`.
+    pub fn link(&self, path: &CStr) -> Result<()> {
+        let at = c_long::from(libc::AT_FDCWD);
+        let empty = c"";
+        // SAFETY: both paths are NUL-terminated; the descriptor is open.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_linkat,
+                c_long::from(self.0),
+                empty.as_ptr(),
+                at,
+                path.as_ptr(),
+                c_long::from(libc::AT_EMPTY_PATH),
+            )
+        };
+        match check(ret) {
+            Err(Errno(libc::ENOENT)) => {}
+            other => return other.map(drop),
+        }
+        let mut proc_fd = Line::<32>::new();
+        proc_fd
+            .push(b"/proc/self/fd/")
+            .push_i64(self.0.into())
+            .push(b"\0");
+        let proc_fd =
+            CStr::from_bytes_with_nul(proc_fd.as_bytes()).map_err(|_| Errno(libc::EINVAL))?;
+        // SAFETY: both paths are NUL-terminated.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_linkat,
+                at,
+                proc_fd.as_ptr(),
+                at,
+                path.as_ptr(),
+                c_long::from(libc::AT_SYMLINK_FOLLOW),
+            )
+        };
+        check(ret).map(drop)
+    }
 }
 
 /// Writes all of `bytes` to `fd`, which the caller keeps open.
@@ -394,16 +466,17 @@ pub fn pipe_cloexec() -> Result<(Fd, Fd)> {
     Ok((Fd(fds[0]), Fd(fds[1])))
 }
 
-/// Creates or truncates `path` for writing, mode 0644, refusing to follow a symlink.
-pub fn create_file(path: &CStr) -> Result<Fd> {
-    let flags = libc::O_CREAT | libc::O_TRUNC | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW;
-    let mode: c_long = 0o644;
-    // SAFETY: `path` is NUL-terminated; with O_CREAT openat reads the mode argument.
+/// Creates a file without a name in directory `dir` (`O_TMPFILE`), mode 0600, for writing.
+/// It disappears with its last descriptor unless [`Fd::link`] gives it a name.
+pub fn create_unnamed(dir: &CStr) -> Result<Fd> {
+    let flags = libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC;
+    let mode: c_long = 0o600;
+    // SAFETY: `dir` is NUL-terminated; with O_TMPFILE openat reads the mode argument.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_openat,
             c_long::from(libc::AT_FDCWD),
-            path.as_ptr(),
+            dir.as_ptr(),
             c_long::from(flags),
             mode,
         )

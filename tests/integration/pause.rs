@@ -4,7 +4,7 @@
 //! plain child of the test it shows the not-PID-1 behaviour (subreaper, warning). Orphans are
 //! handed over with `hand_orphans_to`. Descriptors are passed to pause with a `pre_exec` dup2.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -651,6 +651,106 @@ fn exit_file_records_the_end_of_the_command() {
             "{before} <= {finished} <= {after}"
         );
         assert!(!scratch.path().join("exit.json.tmp").exists());
+        // Like every other state file: the record may say more than its owner wants shown.
+        assert_eq!(mode_of(&path), 0o600, "mode of {}", path.display());
+    }
+}
+
+#[test]
+fn exit_file_is_written_when_the_file_system_has_filled_up() {
+    require_root();
+    let tmpfs = Tmpfs::mount("256k");
+    let path = tmpfs.path().join("exit.json");
+    let (read_end, write_end) = pipe();
+    let mut cmd = pause_command(&["--exit-file", path.to_str().unwrap(), "--sync-fd", "3"]);
+    cmd.args(["--", "sh", "-c", "read go; exit 42"])
+        .stdin(Stdio::piped());
+    pass_fds(&mut cmd, &[(&write_end, 3)]);
+    let mut pause = Spawned::new(&mut cmd);
+    drop(write_end);
+    let (pid, errno) = read_sync_line(read_end);
+    assert_eq!(errno, 0);
+
+    // While CMD runs, something else (its own logs, another container) takes every block.
+    fill_up(&tmpfs.path().join("filler"));
+    let probe = std::fs::write(tmpfs.path().join("probe"), "x");
+    assert_eq!(
+        probe.map_err(|e| e.raw_os_error()),
+        Err(Some(libc::ENOSPC)),
+        "the file system is not full"
+    );
+    let mut go = pause.0.stdin.take().unwrap();
+    go.write_all(b"go\n").unwrap();
+    drop(go);
+    let status = pause.wait(SOON);
+    assert_eq!(status.code(), Some(42));
+
+    let stderr = pause.stderr();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no exit file ({e}); pause said: {stderr}"));
+    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(record["pid"], pid, "{text}");
+    assert_eq!(record["exit_code"], 42, "{text}");
+    assert_eq!(record["signal"], serde_json::Value::Null, "{text}");
+    assert_eq!(mode_of(&path), 0o600);
+    assert_eq!(stderr, "");
+    // Nothing but the record is left next to it.
+    let mut names: Vec<String> = std::fs::read_dir(tmpfs.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["exit.json", "filler", "probe"]);
+}
+
+/// Writes to a new file at `path` until the file system refuses with ENOSPC.
+fn fill_up(path: &std::path::Path) {
+    let mut filler = std::fs::File::create_new(path).unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    loop {
+        match filler.write(&chunk) {
+            Ok(0) => panic!("a write of {} bytes wrote nothing", chunk.len()),
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => return,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+}
+
+fn mode_of(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+/// A tmpfs of a given size mounted on a scratch directory (so it can really fill up), unmounted
+/// when dropped, before the directory is removed.
+struct Tmpfs {
+    dir: ScratchDir,
+}
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = ScratchDir::new("pause-tmpfs");
+        let options = format!("size={size},mode=0700");
+        nix::mount::mount(
+            Some("tmpfs"),
+            dir.path(),
+            Some("tmpfs"),
+            nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+            Some(options.as_str()),
+        )
+        .unwrap_or_else(|e| panic!("mounting a tmpfs on {}: {e}", dir.path().display()));
+        Tmpfs { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(self.dir.path(), nix::mount::MntFlags::MNT_DETACH);
     }
 }
 
