@@ -23,8 +23,10 @@ options (init mode):
                       to PATH atomically, mode 0600; its space is reserved before CMD
                       starts, so a file system that fills up meanwhile cannot lose it
   --sync-fd N         once CMD is exec'd (or failed), write \"<pid> <errno>\\n\" to fd N, close it
+CMD leads its own process group, the terminal's foreground one if pause's was; when CMD
+stops (Ctrl-Z), pause stops with it, and fg/bg continue both (as PID 1, Ctrl-Z does nothing)
 exit: CMD's status, 128+n if killed by signal n, 126 not executable, 127 not found,
-      2 usage, 3-16 pause's own failures
+      2 usage, 3-17 pause's own failures
 ";
 
 /// The synopsis printed after a usage error.

@@ -16,7 +16,7 @@ pub struct ExitStatus {
 }
 
 impl ExitStatus {
-    /// Maps a raw wait status (no WUNTRACED: stopped children are never reported).
+    /// Maps the raw wait status of a process that ended (not one that stopped).
     pub fn from_wait_status(status: c_int) -> ExitStatus {
         if libc::WIFSIGNALED(status) {
             let signal = libc::WTERMSIG(status);
@@ -60,6 +60,8 @@ pub enum Failure {
     SyncFd = 9,
     /// Reserving the space of the --exit-file (before CMD starts).
     ExitFile = 16,
+    /// setpgid(0, 0) in the child: CMD leads a process group of its own.
+    SetPgid = 17,
     /// Unblocking all signals in the child.
     ChildSignalMask = 10,
     /// PR_SET_NO_NEW_PRIVS in the child.
@@ -87,6 +89,7 @@ impl Failure {
             Failure::Fork => "forking CMD",
             Failure::SyncFd => "--sync-fd",
             Failure::ExitFile => "reserving the exit file",
+            Failure::SetPgid => "putting CMD in a process group of its own",
             Failure::ChildSignalMask => "unblocking signals for CMD",
             Failure::NoNewPrivs => "setting no_new_privs",
             Failure::SetGroups => "dropping supplementary groups",

@@ -18,7 +18,7 @@ pub fn run() -> ! {
         match signal {
             Some(libc::SIGCHLD) => {
                 // Nobody asks for the statuses of a pod's orphans; they only need to go.
-                reap::reap_all(|_, _| {});
+                reap::reap_all(false, |_, _| {});
             }
             Some(signal @ (libc::SIGINT | libc::SIGTERM)) => shut_down(signal),
             // Anything else (HUP, USR1, ...) would kill a process without a handler, but the

@@ -15,6 +15,7 @@ use crate::exit_file::ExitFile;
 use crate::reap::{self, Children};
 use crate::spawn;
 use crate::sys::{self, CStrs, Pid1, SigSet};
+use crate::terminal::Terminal;
 
 /// Where the end of the pod is.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -32,7 +33,9 @@ enum Phase {
 pub fn run(options: &Options, command: CStrs, envp: CStrs, pid1: Option<Pid1>) -> ! {
     // Before CMD starts: once it runs, its end must find the space to be recorded.
     let mut exit_file = options.exit_file.map(ExitFile::reserve);
-    let main_pid = spawn::spawn(options, command, envp)
+    let terminal = Terminal::of_stdin();
+    let take_terminal = terminal.as_ref().is_some_and(Terminal::is_ours);
+    let main_pid = spawn::spawn(options, command, envp, take_terminal)
         .unwrap_or_else(|(failure, errno)| exit::fail(failure, errno));
     let grace = pid1.zip(options.grace_secs);
     let mut main_status: Option<ExitStatus> = None;
@@ -59,24 +62,42 @@ pub fn run(options: &Options, command: CStrs, envp: CStrs, pid1: Option<Pid1>) -
                 continue;
             }
             (Some(signal), _) => {
-                if main_status.is_none() {
+                match (main_status, &terminal) {
+                    (Some(_), _) => {}
+                    (None, Some(terminal)) if signal == libc::SIGCONT => {
+                        terminal.continue_command(main_pid);
+                    }
                     // ESRCH: the child ended and its SIGCHLD is still on the way; nothing to do.
-                    let _ = sys::kill(main_pid, signal);
+                    (None, _) => {
+                        let _ = sys::kill(main_pid, signal);
+                    }
                 }
                 continue;
             }
             (None, None) => continue,
         }
-        let children = reap::reap_all(|pid, wait_status| {
-            if pid == main_pid {
-                let status = ExitStatus::from_wait_status(wait_status);
-                main_status = Some(status);
-                if let Some(file) = exit_file.take() {
-                    file.write(pid, status);
-                }
+        let mut main_stopped = false;
+        let children = reap::reap_all(terminal.is_some(), |pid, wait_status| {
+            if pid != main_pid {
+                return;
+            }
+            if libc::WIFSTOPPED(wait_status) {
+                main_stopped = true;
+                return;
+            }
+            let status = ExitStatus::from_wait_status(wait_status);
+            main_status = Some(status);
+            if let Some(file) = exit_file.take() {
+                file.write(pid, status);
+            }
+            if let Some(terminal) = &terminal {
+                terminal.command_ended(pid);
             }
         });
         let Some(status) = main_status else {
+            if let (true, Some(terminal)) = (main_stopped, &terminal) {
+                terminal.command_stopped(main_pid);
+            }
             continue;
         };
         match (&grace, children, phase) {

@@ -26,6 +26,10 @@
 //! - `kill(-1, sig)` from PID 1 of a namespace reaches every other process in it.
 //! - `close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)` (Linux 5.11) marks every inherited descriptor
 //!   close-on-exec in one call.
+//! - A terminal sends SIGINT, SIGQUIT, SIGTSTP and SIGWINCH to its foreground process group;
+//!   `tcsetpgrp` from outside that group stops the caller with SIGTTOU unless it blocks or
+//!   ignores it. The kernel stops neither PID 1 nor an orphaned process group on SIGTSTP. See
+//!   [`terminal`] for what pause makes of this.
 //!
 //! # System calls, in order
 //!
@@ -36,14 +40,18 @@
 //! until 0 or ECHILD; SIGINT/SIGTERM → `write(2)`, `exit_group(0)`.
 //!
 //! Init mode (steps in braces depend on an option): {`fcntl(N, F_GETFD)`},
-//! {`openat(DIR, O_TMPFILE)`, `write`, `fsync`: the exit file's space}, `pipe2(O_CLOEXEC)`, `fork`. The child: `rt_sigprocmask(SIG_SETMASK, none)`, {`prctl(PR_SET_NO_NEW_PRIVS)`},
-//! {`setgroups(0, NULL)`, `setgid`, `setuid`}, `close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)`,
-//! `execve` per `PATH` entry; on failure `write` of the errno to the pipe, one line on stderr,
-//! `exit_group(126 or 127)`. The parent: `close` (write end), `read` (EOF or errno),
-//! {`write(N)`, on EPIPE `rt_sigtimedwait(SIGPIPE, 0)` to drop the SIGPIPE it raised,
-//! `close(N)`}, then loops on `rt_sigtimedwait`: a signal → `kill(child, sig)`;
-//! SIGCHLD → `wait4(-1, WNOHANG)` until 0 or ECHILD. When the child has ended:
-//! {`pwrite`, `ftruncate`, `fsync`, `linkat(PATH.tmp)`, `rename`}; {as PID 1 with `--grace`: `kill(-1, SIGTERM)`,
+//! {`openat(DIR, O_TMPFILE)`, `write`, `fsync`: the exit file's space}, `ioctl(0, TIOCGPGRP)`,
+//! `getpgid(0)`, `pipe2(O_CLOEXEC)`, `fork`. The child: `setpgid(0, 0)`, {if pause's group is the
+//! terminal's foreground group: `ioctl(0, TIOCSPGRP)`}, `rt_sigprocmask(SIG_SETMASK, none)`,
+//! {`prctl(PR_SET_NO_NEW_PRIVS)`}, {`setgroups(0, NULL)`, `setgid`, `setuid`},
+//! `close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)`, `execve` per `PATH` entry; on failure `write` of
+//! the errno to the pipe, one line on stderr, `exit_group(126 or 127)`. The parent: `close`
+//! (write end), `read` (EOF or errno), {`write(N)`, on EPIPE `rt_sigtimedwait(SIGPIPE, 0)` to
+//! drop the SIGPIPE it raised, `close(N)`}, then loops on `rt_sigtimedwait`: a signal →
+//! `kill(child, sig)`; SIGCHLD → `wait4(-1, WNOHANG)` until 0 or ECHILD (with a terminal also
+//! `WUNTRACED`; when CMD stopped: `kill(0, SIGTSTP)`, `rt_sigprocmask` twice, {`ioctl(0,
+//! TIOCSPGRP)`}, `kill(-CMD, SIGCONT)`). When the child has ended: {`pwrite`, `ftruncate`,
+//! `fsync`, `linkat(PATH.tmp)`, `rename`}; {as PID 1 with `--grace`: `kill(-1, SIGTERM)`,
 //! `rt_sigtimedwait` with the time left, `kill(-1, SIGKILL)`}; `exit_group(code)`.
 //!
 //! # Exit codes
@@ -64,6 +72,7 @@
 //! | 9 | the `--sync-fd` descriptor is not open |
 //! | 10–15 | in the child before exec: unblocking signals, no_new_privs, setgroups, setgid, setuid, close_range |
 //! | 16 | reserving the space of the `--exit-file` failed (CMD was not started) |
+//! | 17 | in the child before exec: `setpgid` |
 //!
 //! Each failure prints one line naming the step and the errno. In init mode codes other than
 //! 2–9 and 16 can also be CMD's own; `--exit-file` and `--sync-fd` tell them apart.
@@ -87,6 +96,7 @@ mod init;
 mod reap;
 mod spawn;
 mod sys;
+mod terminal;
 mod text;
 
 use core::ffi::{c_char, c_int};

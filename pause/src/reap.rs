@@ -21,12 +21,12 @@ pub enum Children {
 }
 
 /// Reaps every child that has ended, calling `on_exit(pid, wait_status)` for each, and stops
-/// when the rest are still running or there are none. A failure other than "no children"
-/// cannot happen with valid arguments, and pause cannot do its job without waiting, so it is
-/// fatal.
-pub fn reap_all(mut on_exit: impl FnMut(libc::pid_t, c_int)) -> Children {
+/// when the rest are still running or there are none. With `stops`, children that stopped are
+/// reported too (`WIFSTOPPED(wait_status)`). A failure other than "no children" cannot happen
+/// with valid arguments, and pause cannot do its job without waiting, so it is fatal.
+pub fn reap_all(stops: bool, mut on_exit: impl FnMut(libc::pid_t, c_int)) -> Children {
     loop {
-        match sys::reap_one() {
+        match sys::reap_one(stops) {
             Ok(Reaped::Child(pid, status)) => on_exit(pid, status),
             Ok(Reaped::Running) => return Children::Running,
             Ok(Reaped::NoChildren) => return Children::Gone,

@@ -19,10 +19,13 @@ const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:
 
 /// Forks and execs `command` (CMD ARGS...) with pause's environment `envp`; returns the child's
 /// PID once the exec is known to have succeeded or failed, after reporting it on `--sync-fd`.
+/// The child leads a process group of its own, made the foreground group of the terminal on
+/// stdin if `take_terminal`.
 pub fn spawn(
     options: &Options,
     command: CStrs,
     envp: CStrs,
+    take_terminal: bool,
 ) -> Result<libc::pid_t, (Failure, Errno)> {
     let (status_read, status_write) =
         sys::pipe_cloexec().map_err(|errno| (Failure::Pipe, errno))?;
@@ -30,7 +33,7 @@ pub fn spawn(
         Err(errno) => Err((Failure::Fork, errno)),
         Ok(Forked::Child) => {
             drop(status_read);
-            become_command(options, command, envp, &status_write)
+            become_command(options, command, envp, take_terminal, &status_write)
         }
         Ok(Forked::Parent(pid)) => {
             // Close our copy of the write end, or the read below would never see end of file.
@@ -71,8 +74,14 @@ fn report_sync(fd: c_int, pid: libc::pid_t, exec_errno: c_int) {
 }
 
 /// The child's side: undo what pause set up for itself, apply the options, exec. Never returns.
-fn become_command(options: &Options, command: CStrs, envp: CStrs, status_write: &Fd) -> ! {
-    if let Err((failure, errno)) = prepare(options) {
+fn become_command(
+    options: &Options,
+    command: CStrs,
+    envp: CStrs,
+    take_terminal: bool,
+    status_write: &Fd,
+) -> ! {
+    if let Err((failure, errno)) = prepare(options, take_terminal) {
         let _ = status_write.write_all(&errno.0.to_ne_bytes());
         exit::fail(failure, errno);
     }
@@ -91,10 +100,17 @@ fn become_command(options: &Options, command: CStrs, envp: CStrs, status_write: 
     sys::exit(code)
 }
 
-/// Everything between fork and exec, in this order: the signal mask first (the child must not
-/// inherit pause's, and a mask survives execve); no_new_privs; then groups, gid, uid, since
-/// after setuid the child may no longer change its groups; last, descriptors.
-fn prepare(options: &Options) -> Result<(), (Failure, Errno)> {
+/// Everything between fork and exec, in this order: a process group of its own and, if asked,
+/// the terminal (while every signal is still blocked, so SIGTTOU cannot stop a child that is
+/// not yet in the foreground; a terminal that refuses leaves CMD in the background, which is no
+/// reason not to run it); then the signal mask (the child must not inherit pause's, and a mask
+/// survives execve); no_new_privs; then groups, gid, uid, since after setuid the child may no
+/// longer change its groups; last, descriptors.
+fn prepare(options: &Options, take_terminal: bool) -> Result<(), (Failure, Errno)> {
+    sys::set_own_process_group().map_err(|errno| (Failure::SetPgid, errno))?;
+    if take_terminal {
+        let _ = sys::set_foreground_group(libc::STDIN_FILENO, sys::getpid());
+    }
     sys::set_signal_mask(SigSet::NONE).map_err(|errno| (Failure::ChildSignalMask, errno))?;
     if options.no_new_privs {
         sys::set_no_new_privs().map_err(|errno| (Failure::NoNewPrivs, errno))?;

@@ -90,6 +90,11 @@ impl SigSet {
     pub const fn of(signal: c_int) -> SigSet {
         SigSet(1 << (signal - 1))
     }
+
+    /// This set without `signal` (1 to 64).
+    pub const fn without(self, signal: c_int) -> SigSet {
+        SigSet(self.0 & !SigSet::of(signal).0)
+    }
 }
 
 /// Size in bytes of the kernel's signal set, which the `rt_sig*` calls take as an argument.
@@ -191,8 +196,14 @@ pub enum Reaped {
     NoChildren,
 }
 
-/// Reaps one ended child if there is one, without blocking.
-pub fn reap_one() -> Result<Reaped> {
+/// Reaps one ended child if there is one, without blocking. With `stops`, a child that has
+/// stopped is reported too (once per stop, `WUNTRACED`); it stays a child.
+pub fn reap_one(stops: bool) -> Result<Reaped> {
+    let flags = if stops {
+        libc::WNOHANG | libc::WUNTRACED
+    } else {
+        libc::WNOHANG
+    };
     let mut status: c_int = 0;
     let status_ptr: *mut c_int = &mut status;
     // SAFETY: `status_ptr` points to an int the kernel may write; the rusage pointer is NULL.
@@ -201,7 +212,7 @@ pub fn reap_one() -> Result<Reaped> {
             libc::SYS_wait4,
             c_long::from(-1),
             status_ptr,
-            c_long::from(libc::WNOHANG),
+            c_long::from(flags),
             ptr::null_mut::<libc::rusage>(),
         )
     };
@@ -217,6 +228,56 @@ pub fn reap_one() -> Result<Reaped> {
 pub fn getpid() -> libc::pid_t {
     // SAFETY: getpid takes no arguments and cannot fail.
     unsafe { libc::getpid() }
+}
+
+/// This process's process group.
+pub fn getpgrp() -> libc::pid_t {
+    // SAFETY: getpgid(0) takes an integer and cannot fail for the calling process.
+    unsafe { libc::syscall(libc::SYS_getpgid, c_long::from(0u8)) as libc::pid_t }
+}
+
+/// Makes the calling process the leader of a new process group (`setpgid(0, 0)`).
+pub fn set_own_process_group() -> Result<()> {
+    let zero = c_long::from(0u8);
+    // SAFETY: setpgid takes integers and touches no memory.
+    check(unsafe { libc::syscall(libc::SYS_setpgid, zero, zero) }).map(drop)
+}
+
+/// The foreground process group of the terminal on `fd`. ENOTTY unless it is the caller's
+/// controlling terminal.
+pub fn foreground_group(fd: c_int) -> Result<libc::pid_t> {
+    let mut group: libc::pid_t = 0;
+    let group_ptr: *mut libc::pid_t = &mut group;
+    let request = c_long::from(libc::TIOCGPGRP);
+    // SAFETY: TIOCGPGRP writes one pid_t to `group_ptr`, which points to one.
+    check(unsafe { libc::syscall(libc::SYS_ioctl, c_long::from(fd), request, group_ptr) })?;
+    Ok(group)
+}
+
+/// Makes `group` the foreground process group of the terminal on `fd` (`tcsetpgrp`). A caller
+/// outside the foreground group must have SIGTTOU blocked or ignored, or it is stopped.
+pub fn set_foreground_group(fd: c_int, group: libc::pid_t) -> Result<()> {
+    let group_ptr: *const libc::pid_t = &group;
+    let request = c_long::from(libc::TIOCSPGRP);
+    // SAFETY: TIOCSPGRP reads one pid_t from `group_ptr`, which points to one.
+    check(unsafe { libc::syscall(libc::SYS_ioctl, c_long::from(fd), request, group_ptr) }).map(drop)
+}
+
+/// Sends `signal` to every process of process group `group` (which must be above 1: -1 would
+/// mean every process).
+pub fn kill_group(group: libc::pid_t, signal: c_int) -> Result<()> {
+    if group <= 1 {
+        return Err(Errno(libc::EINVAL));
+    }
+    // SAFETY: kill takes plain integers; -group is below -1, so it names one process group.
+    check(unsafe { libc::kill(-group, signal) }).map(drop)
+}
+
+/// Sends `signal` to every process of the caller's own process group, the caller included.
+pub fn kill_own_group(signal: c_int) {
+    // SAFETY: kill takes plain integers; 0 means the caller's process group. It cannot fail:
+    // the caller is in the group and may signal itself.
+    let _ = unsafe { libc::kill(0, signal) };
 }
 
 /// Proof that this process is PID 1 of its PID namespace: the only licence for [`kill_all`].

@@ -104,14 +104,44 @@ impl Spawned {
 impl Drop for Spawned {
     fn drop(&mut self) {
         if let Ok(None) = self.0.try_wait() {
-            // pause is alive and unwaited, so its PID and its children's are still theirs.
-            for child in child_pids(self.pid()) {
-                let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
+            // The process is alive and unwaited, so its PID and its descendants' are theirs.
+            for descendant in descendants(self.pid()) {
+                let _ = kill(Pid::from_raw(descendant), Signal::SIGKILL);
             }
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
     }
+}
+
+/// The PIDs of `pid`'s children, their children and so on, parents first.
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut all = child_pids(pid);
+    let mut next = 0;
+    while let Some(&parent) = all.get(next) {
+        all.extend(child_pids(parent));
+        next += 1;
+    }
+    all
+}
+
+/// Makes `command` start with every standard signal at its default disposition, as `sandbox`
+/// and container runtimes start pause. An ignored disposition survives fork and execve, and the
+/// test process has whatever its own starter ignored (a shell runs a background command with
+/// SIGINT and SIGQUIT ignored; `nohup` ignores SIGHUP); a shell started with a signal ignored
+/// cannot trap it, so a test that traps one would hang waiting for it.
+fn with_default_signals(command: &mut Command) {
+    fn reset() -> std::io::Result<()> {
+        for signal in 1..32 {
+            if signal != libc::SIGKILL && signal != libc::SIGSTOP {
+                // SAFETY: signal() is async-signal-safe, and SIG_DFL installs no handler code.
+                unsafe { libc::signal(signal, libc::SIG_DFL) };
+            }
+        }
+        Ok(())
+    }
+    // SAFETY: `reset` only calls signal(), which is async-signal-safe, as pre_exec requires.
+    unsafe { command.pre_exec(reset) };
 }
 
 fn signal(pid: i32, signal: Signal) {
@@ -759,6 +789,355 @@ fn unix_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64
+}
+
+// ---- the controlling terminal ----
+
+/// A pseudo-terminal. The program under test runs in a new session with the slave side as its
+/// controlling terminal and stdio; the test types on the master side and reads what appears.
+struct Pty {
+    master: nix::pty::PtyMaster,
+    slave: std::path::PathBuf,
+    shown: Vec<u8>,
+    consumed: usize,
+}
+
+impl Pty {
+    fn open() -> Pty {
+        use nix::fcntl::OFlag;
+        // Close-on-exec, so what other tests start meanwhile never holds the terminal open.
+        let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+        let master = nix::pty::posix_openpt(flags).unwrap();
+        nix::pty::grantpt(&master).unwrap();
+        nix::pty::unlockpt(&master).unwrap();
+        let slave = nix::pty::ptsname_r(&master).unwrap().into();
+        Pty {
+            master,
+            slave,
+            shown: Vec::new(),
+            consumed: 0,
+        }
+    }
+
+    /// Makes `command` a session leader with this terminal as its controlling terminal and
+    /// stdio, and default signal dispositions.
+    fn attach(&self, command: &mut Command) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let open = || {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NOCTTY)
+                .open(&self.slave)
+                .unwrap()
+        };
+        command.stdin(open()).stdout(open()).stderr(open());
+        fn become_session_leader() -> std::io::Result<()> {
+            // SAFETY: setsid takes no arguments and is async-signal-safe.
+            if unsafe { libc::setsid() } == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: TIOCSCTTY takes an integer; fd 0 is the terminal (stdin, set above).
+            if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        }
+        // SAFETY: setsid and ioctl are async-signal-safe, as pre_exec requires.
+        unsafe { command.pre_exec(become_session_leader) };
+        with_default_signals(command);
+    }
+
+    /// Turns the terminal's echo off: what shows up is what the programs write, not what the
+    /// test types.
+    fn no_echo(&self) {
+        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+        // Mode changes through the master side apply to the terminal (the slave side).
+        let mut modes = tcgetattr(&self.master).unwrap();
+        modes.local_flags.remove(LocalFlags::ECHO);
+        tcsetattr(&self.master, SetArg::TCSANOW, &modes).unwrap();
+    }
+
+    /// Types `keys` on the terminal.
+    fn type_keys(&self, keys: &str) {
+        let written = nix::unistd::write(&self.master, keys.as_bytes()).unwrap();
+        assert_eq!(written, keys.len());
+    }
+
+    /// Waits until the terminal shows `text` after what earlier calls consumed, and consumes
+    /// up to its end.
+    fn expect(&mut self, text: &str) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let deadline = Instant::now() + SOON;
+        loop {
+            let unread = &self.shown[self.consumed..];
+            if let Some(at) = unread
+                .windows(text.len())
+                .position(|window| window == text.as_bytes())
+            {
+                self.consumed += at + text.len();
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the terminal did not show {text:?} within {SOON:?}; it showed {:?}",
+                String::from_utf8_lossy(&self.shown)
+            );
+            let mut fds = [PollFd::new(self.master.as_fd(), PollFlags::POLLIN)];
+            if poll(&mut fds, PollTimeout::from(50u16)).unwrap() == 0 {
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            match nix::unistd::read(&self.master, &mut buf) {
+                Ok(n) => self.shown.extend_from_slice(&buf[..n]),
+                // Nobody has the slave side open (any more): nothing more will come.
+                Err(nix::errno::Errno::EIO) => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => panic!("reading the terminal: {e}"),
+            }
+        }
+    }
+}
+
+/// `/proc/PID/stat` of a live process.
+fn stat_of(pid: i32) -> procfs::process::Stat {
+    procfs::process::Process::new(pid).unwrap().stat().unwrap()
+}
+
+/// Waits for a child of `parent` named `comm` and returns its PID.
+fn child_named(parent: i32, comm: &str) -> i32 {
+    let mut found = None;
+    let appeared = wait_until(SOON, || {
+        found = child_pids(parent)
+            .into_iter()
+            .find(|&child| comm_of(child).as_deref() == Some(comm));
+        found.is_some()
+    });
+    assert!(
+        appeared,
+        "no child {comm} of {parent}: {:?}",
+        child_pids(parent)
+    );
+    found.unwrap_or_default()
+}
+
+/// Fails unless `command` (pause's CMD) leads a process group of its own, not pause's, and that
+/// group is the terminal's foreground group, so what the terminal sends reaches CMD alone.
+fn assert_command_owns_the_terminal(pause: i32, command: i32) {
+    let (pause, command) = (stat_of(pause), stat_of(command));
+    assert_eq!(
+        command.pgrp, command.pid,
+        "CMD does not lead a process group"
+    );
+    assert_ne!(command.pgrp, pause.pgrp, "CMD is in pause's process group");
+    assert_eq!(
+        command.tpgid, command.pgrp,
+        "the terminal's foreground group is not CMD's"
+    );
+}
+
+/// Waits until pause has taken every signal sent to it (and so forwarded what it forwards).
+fn wait_signals_taken(pid: i32) {
+    let idle = wait_until(SOON, || {
+        status_field(pid, "SigPnd") == "0000000000000000"
+            && status_field(pid, "ShdPnd") == "0000000000000000"
+            && std::fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .is_ok_and(|wchan| wchan.contains("sigtimedwait"))
+    });
+    assert!(idle, "pause {pid} still has signals to take");
+}
+
+/// How pause runs on the terminal: as a plain process, or as PID 1 of a new PID namespace
+/// (under `unshare --fork`, in unshare's process group).
+#[derive(Clone, Copy, Debug)]
+enum Role {
+    Plain,
+    Pid1,
+}
+
+impl Role {
+    const ALL: [Role; 2] = [Role::Plain, Role::Pid1];
+
+    /// The command line that runs `pause ARGS...` in this role.
+    fn argv(self, args: &[&str]) -> Vec<String> {
+        let pause = pause_bin().to_string_lossy().into_owned();
+        let mut argv = match self {
+            Role::Plain => vec![pause],
+            Role::Pid1 => ["unshare", "--pid", "--fork", "--kill-child", &pause]
+                .map(str::to_owned)
+                .to_vec(),
+        };
+        argv.extend(args.iter().map(|arg| (*arg).to_owned()));
+        argv
+    }
+
+    /// pause's PID, given the PID of what `argv` started.
+    fn pause_pid(self, started: i32) -> i32 {
+        match self {
+            Role::Plain => started,
+            Role::Pid1 => child_named(started, "pause"),
+        }
+    }
+}
+
+#[test]
+fn ctrl_c_and_ctrl_backslash_reach_the_command_once_in_its_own_foreground_group() {
+    require_root();
+    // Were CMD in pause's process group, the terminal would signal both, and pause would
+    // forward its copy: CMD would get each signal twice (or once, if the two coalesce).
+    let script = "i=0; q=0; \
+        trap 'i=$((i+1)); echo int $i' INT; trap 'q=$((q+1)); echo quit $q' QUIT; \
+        trap 'echo ints=$i quits=$q; exit 0' USR1; \
+        echo ready; while :; do sleep 1 & wait $!; done";
+    for role in Role::ALL {
+        let mut pty = Pty::open();
+        let argv = role.argv(&["--", "sh", "-c", script]);
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
+        pty.attach(&mut command);
+        let mut started = Spawned::new(&mut command);
+        pty.expect("ready");
+        let pause = role.pause_pid(started.pid());
+        let sh = child_named(pause, "sh");
+        assert_command_owns_the_terminal(pause, sh);
+
+        pty.type_keys("\x03");
+        pty.expect("int 1");
+        pty.type_keys("\x1c");
+        pty.expect("quit 1");
+        // A copy forwarded by pause would be on its way to sh by now.
+        wait_signals_taken(pause);
+        signal(sh, Signal::SIGUSR1);
+        pty.expect("ints=");
+        pty.expect("\n");
+        let counts = String::from_utf8_lossy(&pty.shown).into_owned();
+        assert!(
+            counts.contains("ints=1 quits=1\r\n"),
+            "{role:?}: CMD did not get each signal once: {counts:?}"
+        );
+        assert_eq!(started.wait(SOON).code(), Some(0), "{role:?}");
+    }
+}
+
+#[test]
+fn ctrl_z_stops_pause_with_its_command_and_fg_resumes_both() {
+    require_root();
+    // An interactive bash is the job-control shell, as on a real terminal. Its job is pause (or
+    // unshare, with pause as PID 1 in the job's process group); CMD, cat, has its own group.
+    // Ctrl-Z stops cat, and bash can only see its job stop if pause stops too. PID 1 cannot
+    // stop: there Ctrl-Z does nothing (pause continues cat at once).
+    for role in Role::ALL {
+        let mut pty = Pty::open();
+        let mut command = Command::new("bash");
+        command
+            .args(["--norc", "--noprofile", "-i"])
+            .env("PS1", "PROMPT> ")
+            .env("TERM", "dumb")
+            .env_remove("PROMPT_COMMAND")
+            .env("HISTFILE", "/dev/null");
+        pty.attach(&mut command);
+        let mut bash = Spawned::new(&mut command);
+        pty.expect("PROMPT> ");
+        // Only what cat writes shows up, not an echo of what the test types for it.
+        pty.type_keys("stty -echo\n");
+        pty.expect("PROMPT> ");
+        pty.type_keys(&format!("{} -- cat\n", role.argv(&[]).join(" ")));
+        let job = child_named(
+            bash.pid(),
+            if let Role::Plain = role {
+                "pause"
+            } else {
+                "unshare"
+            },
+        );
+        let pause = role.pause_pid(job);
+        let cat = child_named(pause, "cat");
+        let handed_over = wait_until(SOON, || stat_of(cat).tpgid == cat);
+        assert!(handed_over, "{role:?}: cat never got the terminal");
+        assert_command_owns_the_terminal(pause, cat);
+        pty.type_keys("ping1\n");
+        pty.expect("ping1");
+
+        pty.type_keys("\x1a");
+        if let Role::Plain = role {
+            pty.expect("Stopped");
+            pty.expect("PROMPT> ");
+            let stopped = wait_until(SOON, || {
+                stat_of(cat).state == 'T' && stat_of(pause).state == 'T'
+            });
+            assert!(
+                stopped,
+                "cat {:?}, pause {:?}",
+                stat_of(cat),
+                stat_of(pause)
+            );
+            assert_eq!(
+                stat_of(cat).tpgid,
+                bash.pid(),
+                "bash did not get the terminal back"
+            );
+
+            // In the background cat reads the terminal, so the kernel stops it (SIGTTIN), and
+            // pause stops its job again.
+            pty.type_keys("bg\n");
+            pty.expect("PROMPT> ");
+            let stopped_again = wait_until(SOON, || {
+                stat_of(cat).state == 'T' && stat_of(pause).state == 'T'
+            });
+            assert!(stopped_again, "after bg: cat {:?}", stat_of(cat));
+            pty.type_keys("jobs\n");
+            pty.expect("Stopped");
+            pty.expect("PROMPT> ");
+
+            pty.type_keys("fg\n");
+            let resumed = wait_until(SOON, || {
+                let cat = stat_of(cat);
+                cat.state != 'T' && cat.tpgid == cat.pgrp
+            });
+            assert!(resumed, "cat {:?} after fg", stat_of(cat));
+        }
+        pty.type_keys("ping2\n");
+        pty.expect("ping2");
+        assert_eq!(stat_of(cat).tpgid, cat, "{role:?}: cat lost the terminal");
+        // End of file for cat: it exits 0, and so does its job.
+        pty.type_keys("\x04");
+        pty.expect("PROMPT> ");
+        pty.type_keys("echo code=$?\n");
+        pty.expect("code=0");
+        pty.type_keys("exit\n");
+        assert_eq!(bash.wait(SOON).code(), Some(0), "{role:?}");
+    }
+}
+
+#[test]
+fn ctrl_z_does_not_hang_the_terminal_when_nothing_can_resume_pause() {
+    require_root();
+    // pause leads (or, as PID 1, is in) a session of its own: no job-control shell above it
+    // could ever send SIGCONT. Its process group is orphaned, so the kernel does not stop it on
+    // SIGTSTP (nor PID 1 ever); pause then gives the terminal back to cat and continues it.
+    for role in Role::ALL {
+        let mut pty = Pty::open();
+        pty.no_echo();
+        let argv = role.argv(&["--", "cat"]);
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
+        pty.attach(&mut command);
+        let mut started = Spawned::new(&mut command);
+        let pause = role.pause_pid(started.pid());
+        let cat = child_named(pause, "cat");
+        let handed_over = wait_until(SOON, || stat_of(cat).tpgid == cat);
+        assert!(handed_over, "{role:?}: cat never got the terminal");
+        pty.type_keys("ping1\n");
+        pty.expect("ping1");
+        pty.type_keys("\x1a");
+        pty.type_keys("ping2\n");
+        pty.expect("ping2");
+        let cat_stat = stat_of(cat);
+        assert_ne!(cat_stat.state, 'T', "{role:?}");
+        assert_eq!(cat_stat.tpgid, cat, "{role:?}");
+        pty.type_keys("\x04");
+        assert_eq!(started.wait(SOON).code(), Some(0), "{role:?}");
+    }
 }
 
 // ---- --grace (PID 1 only) ----
