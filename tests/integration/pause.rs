@@ -14,13 +14,15 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sandbox_tests::{
     PidNamespace, ScratchDir, assert_exit, child_pids, comm_of, hand_orphans_to, is_alive,
-    open_fds, pause_bin, require_root, run, wait_until, zombie_children,
+    open_fds, pause_bin, proc_status_field, require_root, run, wait_until, zombie_children,
 };
 
 /// How long anything that should be quick may take on a loaded machine.
 const SOON: Duration = Duration::from_secs(10);
 
-/// A `pause` command with stdin closed and stdout/stderr piped.
+/// A `pause` command with stdin closed, stdout/stderr piped, and every signal at its default
+/// disposition (see [`with_default_signals`]: else a test that traps SIGINT hangs when the test
+/// binary was started in the background by a non-interactive shell).
 fn pause_command(args: &[&str]) -> Command {
     let mut command = Command::new(pause_bin());
     command
@@ -28,6 +30,7 @@ fn pause_command(args: &[&str]) -> Command {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    with_default_signals(&mut command);
     command
 }
 
@@ -78,14 +81,26 @@ impl Spawned {
         self.0.id() as i32
     }
 
-    /// Waits for pause to exit within `timeout`; fails if it does not.
+    /// Waits for pause to exit within `timeout`; fails if it does not, showing what still runs
+    /// and which signals each process ignores (an inherited SIG_IGN cannot be trapped).
     fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let mut status = None;
         wait_until(timeout, || {
             status = self.0.try_wait().unwrap();
             status.is_some()
         });
-        status.unwrap_or_else(|| panic!("pause did not exit within {timeout:?}"))
+        status.unwrap_or_else(|| {
+            let tree: Vec<String> = [self.pid()]
+                .into_iter()
+                .chain(descendants(self.pid()))
+                .map(|pid| {
+                    let field = |key| proc_status_field(pid, key).unwrap_or_default();
+                    let (name, state, ignored) = (field("Name"), field("State"), field("SigIgn"));
+                    format!("{pid} {name} ({state}, SigIgn {ignored})")
+                })
+                .collect();
+            panic!("{} did not exit within {timeout:?}: {tree:?}", self.pid())
+        })
     }
 
     /// Everything left on its stderr (read after it exited).
@@ -453,7 +468,9 @@ fn init_mode_forwards_signals_to_the_command() {
     require_root();
     // The command traps each signal with its own exit code. `wait` on a background sleep lets
     // the shell run the trap at once; the sleep starts before the trap is set, so the trap
-    // always has it to kill.
+    // always has it to kill. pause starts with default dispositions (`pause_command`): a shell
+    // cannot trap a signal that was ignored when it started, and pause passes dispositions on
+    // untouched, as execve does.
     let cases = [
         (Signal::SIGTERM, "TERM", 42),
         (Signal::SIGUSR1, "USR1", 43),
