@@ -1160,15 +1160,27 @@ fn ctrl_z_does_not_hang_the_terminal_when_nothing_can_resume_pause() {
 // ---- --grace (PID 1 only) ----
 
 /// The shell snippet of a process that ignores SIGTERM (an ignored signal stays ignored
-/// across exec) and one that does not, both in the background.
-const STUBBORN_AND_MEEK: &str = "(trap '' TERM; exec sleep 100) & (exec sleep 100) &";
+/// across exec) and one that does not, both in the background. It goes on only once the
+/// stubborn one ignores SIGTERM, which it says by creating `marker`: a SIGTERM sent before
+/// that (a shell that exits at once makes pause send it at once) would end both. (`/proc` is
+/// the host's, so the script cannot look there with the PIDs of its own namespace.)
+fn stubborn_and_meek(marker: &std::path::Path) -> String {
+    let marker = marker.display();
+    format!(
+        "(trap '' TERM; : >{marker}; exec sleep 100) & (exec sleep 100) & \
+         while [ ! -e {marker} ]; do sleep 0.01; done;"
+    )
+}
 
 #[test]
 fn grace_sigkills_what_ignores_sigterm_at_the_deadline_and_keeps_the_code() {
     require_root();
     let scratch = ScratchDir::new("pause-grace");
     let exit_file = scratch.path().join("exit.json");
-    let script = format!("{STUBBORN_AND_MEEK} exit 3");
+    let script = format!(
+        "{} exit 3",
+        stubborn_and_meek(&scratch.path().join("stubborn"))
+    );
     let start = Instant::now();
     let mut pause = PidNamespace::start(
         pause_bin(),
@@ -1237,8 +1249,10 @@ fn grace_ends_early_when_everything_exits_on_sigterm() {
 #[test]
 fn grace_on_sigterm_stops_everyone_and_keeps_the_commands_code() {
     require_root();
+    let scratch = ScratchDir::new("pause-grace-term");
     let script = format!(
-        "trap 'exit 9' TERM; {STUBBORN_AND_MEEK} echo ready; while :; do sleep 100 & wait $!; done"
+        "trap 'exit 9' TERM; {} echo ready; while :; do sleep 100 & wait $!; done",
+        stubborn_and_meek(&scratch.path().join("stubborn"))
     );
     let mut pause = PidNamespace::start(pause_bin(), ["--grace", "1", "--", "sh", "-c", &script]);
     assert_eq!(pause.read_stdout_line(), "ready\n");
