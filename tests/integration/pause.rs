@@ -14,7 +14,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sandbox_tests::{
     PidNamespace, ScratchDir, assert_exit, child_pids, comm_of, hand_orphans_to, is_alive,
-    open_fds, pause_bin, proc_status_field, require_root, run, wait_until, zombie_children,
+    open_fds, pause_bin, proc_status_field, require_root, run, run_with_timeout, wait_until,
+    zombie_children,
 };
 
 /// How long anything that should be quick may take on a loaded machine.
@@ -527,6 +528,13 @@ fn the_command_gets_an_empty_signal_mask_and_only_stdio() {
         "the test did not pass fd 7 to pause"
     );
     assert_eq!(status_field(child, "SigBlk"), "0000000000000000");
+    // Exec'd is not settled: the dynamic loader and setlocale still open (and close) files at
+    // fd 3. Asleep, sleep has done with them.
+    let asleep = wait_until(SOON, || {
+        std::fs::read_to_string(format!("/proc/{child}/wchan"))
+            .is_ok_and(|wchan| wchan.contains("nanosleep"))
+    });
+    assert!(asleep, "sleep {child} never went to sleep");
     assert_eq!(open_fds(child), [0, 1, 2]);
     signal(child, Signal::SIGKILL);
     assert_eq!(pause.wait(SOON).code(), Some(137));
@@ -1225,19 +1233,22 @@ fn grace_sigkills_what_ignores_sigterm_at_the_deadline_and_keeps_the_code() {
 #[test]
 fn grace_ends_early_when_everything_exits_on_sigterm() {
     require_root();
+    // The whole namespace is gone within milliseconds, too soon for `PidNamespace::start` to
+    // be sure to see its init: run unshare to the end instead.
     let start = Instant::now();
-    let mut pause = PidNamespace::start(
-        pause_bin(),
-        [
+    let mut unshare = Command::new("unshare");
+    unshare
+        .args(["--pid", "--fork", "--kill-child"])
+        .arg(pause_bin())
+        .args([
             "--grace",
             "30",
             "--",
             "sh",
             "-c",
             "sleep 100 & sleep 100 & exit 5",
-        ],
-    );
-    let run = pause.wait(SOON).expect("pause waited for the grace period");
+        ]);
+    let run = run_with_timeout(unshare, b"", SOON);
     assert_exit!(run, 5);
     assert!(
         start.elapsed() < Duration::from_secs(5),
