@@ -84,19 +84,22 @@ impl<'a> ExitFile<'a> {
 
 /// An unnamed file in the directory of `path`, holding `RECORD_MAX` synced bytes.
 fn reserve_space(path: &CStr) -> sys::Result<Fd> {
-    let path = path.to_bytes();
     let mut dir = Line::<PATH_MAX>::new();
-    match path.iter().rposition(|&b| b == b'/') {
-        Some(0) => dir.push(b"/"),
-        Some(slash) => dir.push(&path[..slash]),
-        None => dir.push(b"."),
-    };
-    dir.push(b"\0");
+    dir.push(parent_dir(path.to_bytes())).push(b"\0");
     let dir = CStr::from_bytes_with_nul(dir.as_bytes()).map_err(|_| Errno(libc::ENAMETOOLONG))?;
     let file = sys::create_unnamed(dir)?;
     file.write_all(&[b'\n'; RECORD_MAX])?;
     file.sync()?;
     Ok(file)
+}
+
+/// The directory of the file at `path`: `.` for a bare name, `/` for a file in the root.
+fn parent_dir(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/",
+        Some(slash) => &path[..slash],
+        None => b".",
+    }
 }
 
 /// `pause: <what><path>: <errno>[: <record>]` on stderr.
@@ -112,4 +115,20 @@ fn report(what: &[u8], path: &CStr, errno: Errno, record: &[u8]) {
         separator,
         record,
     ]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unnamed_file_goes_in_the_exit_files_directory() {
+        assert_eq!(
+            parent_dir(b"/run/sandbox/p/containers/c/exit.json"),
+            b"/run/sandbox/p/containers/c"
+        );
+        assert_eq!(parent_dir(b"exit.json"), b".");
+        assert_eq!(parent_dir(b"/exit.json"), b"/");
+        assert_eq!(parent_dir(b"state/exit.json"), b"state");
+    }
 }

@@ -580,3 +580,15 @@ pub fn realtime_ns() -> u64 {
 pub fn secs_to_ns(secs: u32) -> u64 {
     u64::from(secs) * NANOS_PER_SEC
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_set_without_one_signal() {
+        let all_but_tstp = SigSet::ALL.without(libc::SIGTSTP);
+        assert_eq!(all_but_tstp.0, !(1u64 << (libc::SIGTSTP - 1)));
+        assert_eq!(SigSet::of(libc::SIGCONT).without(libc::SIGCONT).0, 0);
+    }
+}
