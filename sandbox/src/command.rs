@@ -34,7 +34,20 @@ impl std::str::FromStr for User {
             if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(invalid());
             }
-            s.parse::<u32>().map_err(|_| invalid())
+            match s.parse::<u32>() {
+                // (uid_t)-1 means "leave unchanged" to setuid/setgid: never a user to run as.
+                Ok(u32::MAX) => Err(Error::InvalidInput {
+                    what: "user",
+                    value: text.to_owned(),
+                    reason: format!(
+                        "{} is (uid_t)-1, which the kernel reads as \"unchanged\"; ids go up to {}",
+                        u32::MAX,
+                        u32::MAX - 1
+                    ),
+                }),
+                Ok(id) => Ok(id),
+                Err(_) => Err(invalid()),
+            }
         };
         match text.split_once(':') {
             None => {
@@ -179,6 +192,8 @@ mod tests {
             "1:2:3",
             "99999999999",
             " 1",
+            "4294967295",
+            "0:4294967295",
         ] {
             assert!(bad.parse::<User>().is_err(), "{bad:?} accepted");
         }
@@ -243,7 +258,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn users_round_trip(uid in 0u32.., gid in 0u32..) {
+        fn users_round_trip(uid in 0..u32::MAX, gid in 0..u32::MAX) {
             let user = User { uid, gid };
             proptest::prop_assert_eq!(user.to_string().parse::<User>().unwrap(), user);
         }

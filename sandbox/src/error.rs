@@ -99,6 +99,70 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The container cannot be removed while it runs.
+    #[error(
+        "container {container:?} of sandbox {pod:?} is running: stop it first, or remove it with --force"
+    )]
+    ContainerBusy {
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+    },
+    /// `pause` exited before the pod was set up; `said` is what it wrote on stderr.
+    #[error("pause of sandbox {pod:?} exited at once{}", said_suffix(said))]
+    PauseDied {
+        /// Pod name.
+        pod: String,
+        /// pause's stderr, trimmed (empty if it said nothing).
+        said: String,
+    },
+    /// A container's monitor ended before it reported whether the command started.
+    #[error(
+        "starting container {container:?}: its monitor (pid {monitor_pid}) ended without reporting the command's start{}",
+        said_suffix(said)
+    )]
+    MonitorDied {
+        /// Container name.
+        container: String,
+        /// The monitor's PID.
+        monitor_pid: i32,
+        /// What it wrote on stderr, trimmed.
+        said: String,
+    },
+    /// A container's monitor died without recording how the container ended.
+    #[error(
+        "container {container:?} of sandbox {pod:?}: its monitor (pid {monitor_pid}) died without recording an exit status"
+    )]
+    ExitUnknown {
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+        /// The monitor's PID.
+        monitor_pid: i32,
+    },
+    /// Processes were sent SIGKILL and were still there when the wait ran out.
+    #[error("{what}: {} still running {}s after SIGKILL", pid_list(pids), timeout.as_secs())]
+    Survived {
+        /// What was being killed.
+        what: String,
+        /// The PIDs still running.
+        pids: Vec<i32>,
+        /// How long they were waited for.
+        timeout: std::time::Duration,
+    },
+    /// A record was asked to move to a phase its life cycle does not allow (a bug, or a
+    /// record changed behind our back).
+    #[error("{what} cannot go from {from} to {to}")]
+    Transition {
+        /// The object.
+        what: String,
+        /// Its recorded phase.
+        from: &'static str,
+        /// The phase asked for.
+        to: &'static str,
+    },
     /// A system call failed while doing `what`.
     #[error("{what}")]
     Os {
@@ -117,6 +181,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn said_suffix(said: &str) -> String {
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!("; it said: {said}")
+    }
+}
+
+fn pid_list(pids: &[i32]) -> String {
+    let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+    match pids {
+        [_] => format!("pid {}", list.join("")),
+        _ => format!("pids {}", list.join(", ")),
+    }
 }
 
 /// The library's result type.
@@ -147,6 +227,18 @@ impl<T> Context<T> for std::result::Result<T, std::io::Error> {
 }
 
 impl Error {
+    /// Prefixes the description of an OS error with the operation it was part of; other
+    /// errors already name their object and are returned as they are.
+    pub fn within(self, operation: &str) -> Error {
+        match self {
+            Error::Os { what, source } => Error::Os {
+                what: format!("{operation}: {what}"),
+                source,
+            },
+            other => other,
+        }
+    }
+
     /// The exit code the CLI reports for this error: 126/127 when a container's command could
     /// not be run, 125 for every failure of `sandbox` itself (as podman and docker do).
     pub fn exit_code(&self) -> u8 {

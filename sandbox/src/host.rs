@@ -5,8 +5,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
-use crate::process;
-use crate::store::Store;
+use crate::state::Store;
+use crate::sys::process;
 
 /// Where `ip netns` keeps named network namespaces.
 pub const DEFAULT_NETNS_DIR: &str = "/run/netns";
@@ -22,7 +22,7 @@ pub struct Host {
 
 impl Host {
     /// Opens the state root `root` and checks that `pause` is a usable static binary.
-    pub fn new(root: impl Into<PathBuf>, pause: PathBuf, netns_dir: PathBuf) -> Result<Host> {
+    pub fn new(root: impl AsRef<Path>, pause: PathBuf, netns_dir: PathBuf) -> Result<Host> {
         check_privileged()?;
         check_pause_binary(&pause)?;
         Ok(Host {

@@ -2,9 +2,21 @@
 //!
 //! A pod is a set of namespaces (IPC, UTS, NET, and optionally PID) held open by a `pause`
 //! process and pinned with bind mounts, so that other tools can join them. App containers are
-//! processes joined to those namespaces, each watched by a monitor (`pause` in init mode) that
-//! records its exit. Stopping a pod follows the kubelet: stop signal, one grace period, SIGKILL,
-//! exit codes 128+n.
+//! processes joined to those namespaces, each started and watched by a runtime (today `pause`
+//! as its monitor) that records its exit. Stopping a pod follows the kubelet: stop signal, one
+//! grace period, SIGKILL, exit codes 128+n.
+//!
+//! The layers, each importing only the ones below it:
+//!
+//! | layer | modules |
+//! |---|---|
+//! | verbs, one file each | [`pod`] (create, inspect, exec, stop, rm), [`container`] (run, wait, logs, stop, rm) |
+//! | how a container runs | [`runtime`] (the `Runtime` seam; [`runtime::monitor`] is the first) |
+//! | ending processes | [`kill`] (SIGKILL through verified pidfds, wait, name the survivors) |
+//! | pure decisions | [`policy`] (the stop plan, with the clock passed in) |
+//! | records on disk | [`state`] (root, layout, locks, atomic JSON, phases) |
+//! | kernel primitives | [`sys`] (spawn, process identity and pidfds, namespaces) |
+//! | values | [`command`], [`exit`], [`error`] |
 //!
 //! Every capability is a method of [`Host`]; the `sandbox` binary is a thin CLI over them.
 //! See ARCHITECTURE.md for the syscall sequence of each operation.
@@ -17,19 +29,20 @@ pub mod container;
 pub mod error;
 pub mod exit;
 pub mod host;
-pub mod namespace;
+pub mod kill;
 pub mod pod;
-pub mod process;
-mod spawn;
-pub mod stop;
-pub mod store;
+pub mod policy;
+pub mod runtime;
+pub mod state;
+pub mod sys;
 
 pub use command::{CommandSpec, User};
-pub use container::{ContainerStatus, ExitRecord, RunOptions};
+pub use container::{ContainerState, ContainerStatus, RunOptions};
 pub use error::{Error, Result};
 pub use host::Host;
-pub use pod::{CreateOptions, PodStatus};
-pub use stop::{Ending, StopReport};
+pub use pod::{CreateOptions, ExecSession, PodState, PodStatus};
+pub use policy::stop::{ContainerReport, Ending, StopReport};
+pub use state::container::ExitRecord;
 
 /// An error and its sources, joined by `": "`: how every error reaches the user, once.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -30,7 +30,7 @@ use nix::sched::CloneFlags;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Context, Error, Result};
-use crate::process::{PidFd, ProcessRecord};
+use crate::sys::process::{PidFd, ProcessRecord};
 
 /// The kinds of namespace a pod shares between its containers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -115,9 +115,9 @@ pub fn pin(holder: &PidFd, kind: NamespaceKind, target: &Path, pod: &str) -> Res
     let namespace = File::open(&source).context(|| format!("{}: opening {source}", what()))?;
     // The PID may have been recycled if the holder died: then `namespace` is someone else's.
     if holder.has_exited()? {
-        return Err(Error::Os {
-            what: format!("{}: pause exited before its namespaces were pinned", what()),
-            source: Errno::ESRCH,
+        return Err(Error::PauseDied {
+            pod: pod.to_owned(),
+            said: String::new(),
         });
     }
     let inode = namespace.metadata().context(what)?.ino();
@@ -165,30 +165,29 @@ pub fn unpin(path: &Path) -> Result<()> {
     }
 }
 
-/// Opens a pinned namespace for joining, after checking that it still is a namespace (nsfs)
-/// and the very one that was pinned (same inode). Never joins through `/proc/PID`: a dead or
-/// recycled holder would silently break that.
-pub fn open_pinned(kind: NamespaceKind, pin: &Pin) -> Result<File> {
-    let what = || format!("opening pinned {kind} namespace {}", pin.path.display());
+/// Opens the namespace pinned at `path` for joining, after checking that it still is a
+/// namespace (nsfs) and the very one that was pinned (`inode`). Never joins through
+/// `/proc/PID`: a dead or recycled holder would silently break that.
+pub fn open_pinned(kind: NamespaceKind, path: &Path, inode: u64) -> Result<File> {
+    let what = || format!("opening pinned {kind} namespace {}", path.display());
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&pin.path)
+        .open(path)
         .context(what)?;
     let fs = nix::sys::statfs::fstatfs(file.as_fd()).context(what)?;
     if fs.filesystem_type() != nix::sys::statfs::NSFS_MAGIC {
         return Err(Error::UnsafePath {
-            path: pin.path.clone(),
+            path: path.to_owned(),
             reason: format!("not a pinned {kind} namespace (not mounted on nsfs)"),
         });
     }
-    let inode = file.metadata().context(what)?.ino();
-    if inode != pin.inode {
+    let found = file.metadata().context(what)?.ino();
+    if found != inode {
         return Err(Error::UnsafePath {
-            path: pin.path.clone(),
+            path: path.to_owned(),
             reason: format!(
-                "holds {kind} namespace inode {inode}, but the sandbox pinned inode {}",
-                pin.inode
+                "holds {kind} namespace inode {found}, but the sandbox pinned inode {inode}"
             ),
         });
     }

@@ -11,9 +11,13 @@
 //! namespaces (a new PID namespace needs the fork: `unshare` would only affect later children)
 //! and hands back a pidfd for the child, race-free. The child then runs, in order:
 //!
-//! 1. default signal mask and dispositions (Rust ignores SIGPIPE; an ignored signal survives exec)
+//! 1. default signal dispositions, then an empty signal mask (Rust ignores SIGPIPE; an ignored
+//!    signal survives exec). The parent blocks every signal across `clone3`, so a signal that
+//!    reaches the child before its reset (a Ctrl-C sent to the whole process group) waits,
+//!    blocked, until the dispositions are the defaults: the parent's handlers never run in the
+//!    child (they would, for example, write to the parent's signal pipe).
 //! 2. `setsid` (detached roles), so terminal signals and the CLI's session never reach it
-//! 3. `setns` on each pinned namespace, in [`crate::namespace::JOIN_ORDER`]
+//! 3. `setns` on each pinned namespace, in [`crate::sys::namespace::JOIN_ORDER`]
 //! 4. `sethostname` and bringing `lo` up (new namespaces only)
 //! 5. `chdir`, stdio onto 0, 1, 2, every other descriptor close-on-exec (`close_range`),
 //!    except one descriptor passed on purpose (the monitor's `--sync-fd`)
@@ -38,7 +42,7 @@ use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 
 use crate::error::{Error, Result};
-use crate::process::PidFd;
+use crate::sys::process::PidFd;
 
 /// A process to start; see the module doc for what the child does with each field.
 pub(crate) struct Spawn<'a> {
@@ -198,11 +202,6 @@ impl<'a> Spawn<'a> {
         self
     }
 
-    /// Forks and execs. Returns a pidfd on the child once it has exec'd, or the step that failed.
-    pub fn spawn(&self) -> Result<PidFd> {
-        self.spawn_recorded(|_| Ok(()))
-    }
-
     /// Forks, calls `record` with the child (which waits before exec), then lets it exec.
     /// `record` is where the caller writes the child's identity to disk, so that whoever
     /// finds the state later can find the process; if `record` fails, or this process dies
@@ -221,6 +220,10 @@ impl<'a> Spawn<'a> {
         let (go_read, go_write) = pipe("go")?;
         let mut pidfd: RawFd = -1;
         let mut args = clone_args(self.new_namespaces, &mut pidfd);
+        let blocked = BlockedSignals::block_all().map_err(|source| Error::Os {
+            what: "blocking signals before forking".to_owned(),
+            source,
+        })?;
         // SAFETY: clone3 without CLONE_VM or a stack forks like fork(2): the child gets a copy
         // of our address space and returns 0 here. The child only runs `run_child`, which makes
         // async-signal-safe system calls on data built above and never returns.
@@ -231,6 +234,13 @@ impl<'a> Spawn<'a> {
                 std::mem::size_of::<libc::clone_args>(),
             )
         };
+        if res != 0 {
+            // The parent (or a failed clone3): signals that arrived meanwhile are handled now.
+            drop(blocked);
+        } else {
+            // The child keeps every signal blocked until `run_child` has reset the handlers.
+            std::mem::forget(blocked);
+        }
         let pid = Errno::result(res).map_err(|source| Error::Os {
             what: format!(
                 "forking {:?} (clone3 with {:?})",
@@ -405,13 +415,42 @@ fn wait_for_go(go_fd: RawFd) -> std::result::Result<(), Errno> {
     }
 }
 
+/// The caller's signal mask, restored on drop, while every signal is blocked.
+struct BlockedSignals {
+    previous: libc::sigset_t,
+}
+
+impl BlockedSignals {
+    fn block_all() -> std::result::Result<BlockedSignals, Errno> {
+        let all = signal_set(libc::sigfillset)?;
+        let mut previous = signal_set(libc::sigemptyset)?;
+        // SAFETY: sets this thread's mask from a valid set and stores the old one in ours.
+        Errno::result(unsafe { libc::sigprocmask(libc::SIG_SETMASK, &all, &mut previous) })
+            .map(|_| BlockedSignals { previous })
+    }
+}
+
+impl Drop for BlockedSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `block_all`; it cannot fail with a valid set.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut()) };
+    }
+}
+
+/// A signal set initialised by `init` (`sigemptyset` or `sigfillset`).
+fn signal_set(
+    init: unsafe extern "C" fn(*mut libc::sigset_t) -> libc::c_int,
+) -> std::result::Result<libc::sigset_t, Errno> {
+    // SAFETY: sigset_t is a plain bitmask; `init` initialises it right below.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `init` is sigemptyset or sigfillset, which only write the set we own.
+    Errno::result(unsafe { init(&mut set) })?;
+    Ok(set)
+}
+
+/// Runs in the child with every signal blocked (see `BlockedSignals`): first the default
+/// dispositions, then the empty mask, so no handler of the parent can run in between.
 fn reset_signals() -> std::result::Result<(), Errno> {
-    // SAFETY: sigset_t is a plain bitmask; sigemptyset below initialises it.
-    let mut empty: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: initialises the set we own.
-    unsafe { libc::sigemptyset(&mut empty) };
-    // SAFETY: sets this thread's mask from a valid set; the old mask is not wanted.
-    Errno::result(unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) })?;
     // SAFETY: a zeroed sigaction is SIG_DFL with no flags and an empty mask.
     let default: libc::sigaction = unsafe { std::mem::zeroed() };
     for signal in 1..=64 {
@@ -421,7 +460,10 @@ fn reset_signals() -> std::result::Result<(), Errno> {
         // SAFETY: installs the default disposition; EINVAL for numbers libc reserves is fine.
         unsafe { libc::sigaction(signal, &default, std::ptr::null_mut()) };
     }
-    Ok(())
+    let empty = signal_set(libc::sigemptyset)?;
+    // SAFETY: sets this thread's mask from a valid set; the old mask is not wanted.
+    Errno::result(unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) })
+        .map(drop)
 }
 
 fn set_hostname(hostname: &CString) -> std::result::Result<(), Errno> {

@@ -86,6 +86,13 @@ impl ProcessRecord {
             .collect()
     }
 
+    /// The PID of the recorded process's parent, while it runs.
+    pub fn parent_pid(&self) -> Option<i32> {
+        stat_of(self.pid)
+            .filter(|(start, _)| *start == self.start_time)
+            .map(|(_, parent)| parent)
+    }
+
     /// Whether the recorded process is still running (same boot, same start time, not a zombie).
     pub fn is_alive(&self, boot_id: &str) -> bool {
         self.boot_id == boot_id

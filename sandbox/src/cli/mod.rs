@@ -1,0 +1,186 @@
+//! The command line: one file per subcommand, each with its clap arguments (whose `///`
+//! comments are its `--help`) and a `run` that calls the library and prints the result.
+
+mod create;
+mod exec;
+mod inspect;
+pub mod logger;
+mod logs;
+mod ps;
+mod rm;
+mod run;
+mod stop;
+mod wait;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use sandbox::{Error, Host, Result};
+
+/// Kubernetes-style pod sandboxes on a Linux host: namespaces held by pause, app containers
+/// joined to them, and a graceful stop with exit codes 128+n.
+///
+/// Every failure of sandbox itself exits 125; `exec`, `run` and `wait` otherwise exit with the
+/// command's code (126: not executable, 127: not found, 128+n: killed by signal n).
+#[derive(Debug, Parser)]
+#[command(name = "sandbox", version, max_term_width = 100)]
+pub struct Cli {
+    /// Directory that holds pod state (created with mode 0700; no symlink in its path).
+    #[arg(long, global = true, env = "SANDBOX_ROOT", default_value = sandbox::state::DEFAULT_ROOT)]
+    pub root: PathBuf,
+
+    /// The static pause binary [default: `pause` next to this executable].
+    #[arg(long, global = true, env = "SANDBOX_PAUSE")]
+    pub pause: Option<PathBuf>,
+
+    /// Log what is done to the kernel on stderr (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a pod: new IPC, UTS and NET namespaces (and PID with --share-pid), held by pause,
+    /// pinned under the state root and at /run/netns/NAME.
+    Create(create::Args),
+    /// Print one pod as a JSON object.
+    Inspect(inspect::Args),
+    /// List pods.
+    Ps(ps::Args),
+    /// Run a command in the foreground inside a pod's namespaces; exit with its code.
+    Exec(exec::Args),
+    /// Start a container: a detached command joined to the pod's namespaces.
+    Run(run::Args),
+    /// Wait until a container exits; exit with its exit code.
+    Wait(wait::Args),
+    /// Print a container's stdout and stderr.
+    Logs(logs::Args),
+    /// Stop a pod (each container's stop signal, one grace period, SIGKILL, then pause), or
+    /// only some of its containers.
+    Stop(stop::Args),
+    /// Remove a pod (unmount its namespaces, delete its state), or some of its exited
+    /// containers.
+    Rm(rm::Args),
+}
+
+/// Runs the parsed command line; the exit code on success.
+pub fn run(cli: Cli) -> Result<u8> {
+    let pause = sandbox::host::locate_pause(cli.pause)?;
+    let host = Host::new(cli.root, pause, sandbox::host::DEFAULT_NETNS_DIR.into())?;
+    match cli.command {
+        Command::Create(args) => create::run(&host, args),
+        Command::Inspect(args) => inspect::run(&host, args),
+        Command::Ps(args) => ps::run(&host, args),
+        Command::Exec(args) => exec::run(&host, args),
+        Command::Run(args) => run::run(&host, args),
+        Command::Wait(args) => wait::run(&host, args),
+        Command::Logs(args) => logs::run(&host, args),
+        Command::Stop(args) => stop::run(&host, args),
+        Command::Rm(args) => rm::run(&host, args),
+    }
+}
+
+/// How a command runs inside a pod (shared by `exec` and `run`).
+#[derive(Debug, clap::Args)]
+pub struct Process {
+    /// Set an environment variable (KEY=VALUE, or KEY to pass on this shell's value).
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory (absolute) [default: /].
+    #[arg(short = 'w', long)]
+    pub workdir: Option<String>,
+    /// Run as UID[:GID] (numbers; GID defaults to UID); supplementary groups are dropped.
+    #[arg(short, long, value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// Set no_new_privs: setuid binaries and file capabilities grant nothing.
+    #[arg(long)]
+    pub no_new_privileges: bool,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+impl Process {
+    /// The command, checked: every entry and the user are validated here, once.
+    fn into_spec(self) -> Result<sandbox::CommandSpec> {
+        let mut env = Vec::new();
+        for entry in &self.env {
+            env.extend(sandbox::command::parse_env(entry)?);
+        }
+        Ok(sandbox::CommandSpec {
+            argv: self.command,
+            env,
+            workdir: self.workdir,
+            user: self.user.as_deref().map(str::parse).transpose()?,
+            no_new_privs: self.no_new_privileges,
+        })
+    }
+}
+
+/// Parses a grace period in seconds: a finite number, 0 or more, at most `u32::MAX`.
+fn parse_grace(text: &str) -> std::result::Result<std::time::Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds, such as 30 or 0.5".to_owned())?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err("must be a number of seconds, 0 or more".to_owned());
+    }
+    if seconds > f64::from(u32::MAX) {
+        return Err(format!("must be at most {} seconds", u32::MAX));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+/// Prints `value` as pretty JSON on stdout.
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .map_err(|source| Error::Io {
+            what: "writing JSON to stdout".to_owned(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grace_periods_are_bounded_numbers() {
+        assert_eq!(parse_grace("30"), Ok(std::time::Duration::from_secs(30)));
+        assert_eq!(
+            parse_grace("0.5"),
+            Ok(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(parse_grace("0"), Ok(std::time::Duration::ZERO));
+        for bad in [
+            "-1",
+            "1e20",
+            "18446744073709551616",
+            "inf",
+            "NaN",
+            "",
+            "x",
+            "-0.5",
+        ] {
+            assert!(parse_grace(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn a_negative_timeout_is_a_value_not_a_name() {
+        let error = Cli::try_parse_from(["sandbox", "stop", "-t", "-1", "web"]).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("0 or more"), "{text}");
+        assert!(!text.contains("tip"), "{text}");
+    }
+}

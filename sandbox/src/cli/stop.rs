@@ -1,0 +1,89 @@
+//! `sandbox stop POD [CONTAINER...] [-t SECS] [--json]`: stop a pod, or some of its
+//! containers, and print what happened to each process.
+
+use std::time::Duration;
+
+use sandbox::{Host, Result, StopReport};
+
+/// `stop`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Pod name.
+    pub name: String,
+    /// Stop only these containers (with the same policy); the pod and its other containers
+    /// keep running.
+    pub containers: Vec<String>,
+    /// Grace period in seconds between the stop signal and SIGKILL, one for all the
+    /// containers stopped.
+    #[arg(
+        short = 't',
+        long = "timeout",
+        default_value = "30",
+        value_name = "SECS",
+        value_parser = super::parse_grace,
+        allow_negative_numbers = true
+    )]
+    pub timeout: Duration,
+    /// Print the report as a JSON object: containers, execs, other_processes.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(host: &Host, args: Args) -> Result<u8> {
+    let report = if args.containers.is_empty() {
+        host.stop_pod(&args.name, args.timeout)?
+    } else {
+        host.stop_containers(&args.name, &args.containers, args.timeout)?
+    };
+    if args.json {
+        super::print_json(&report)?;
+    } else {
+        print_report(&report);
+    }
+    Ok(0)
+}
+
+fn print_report(report: &StopReport) {
+    let name_width = report
+        .containers
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
+    for container in &report.containers {
+        let code = container
+            .exit_code
+            .map_or("?".to_owned(), |code| code.to_string());
+        let signal = container
+            .signal
+            .as_deref()
+            .map(|s| format!(" ({s})"))
+            .unwrap_or_default();
+        println!(
+            "{:name_width$}  exit {code:>3}{signal:10}  {:42}  {:9.1} ms",
+            container.name,
+            container.ended.to_string(),
+            container.elapsed_ms,
+        );
+    }
+    for exec in &report.execs {
+        println!(
+            "exec session {} ({}): ended with {}",
+            exec.pid,
+            exec.command.join(" "),
+            exec.signal
+        );
+    }
+    let others = &report.other_processes;
+    if let Some(signal) = &others.signal {
+        let noun = if others.count == 1 {
+            "process"
+        } else {
+            "processes"
+        };
+        println!(
+            "{} other {noun} left in the pod (orphans, children of exec sessions): ended with {signal}",
+            others.count
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! Containers of a pod: one file per verb (`run`, `wait`, `logs`, `stop`, `rm`), and here what
+//! they share: a container as read from disk and its status.
+//!
+//! A container's process is started and watched by the runtime its record names (see
+//! `crate::runtime`); the verbs here only decide, record and report.
+
+mod logs;
+mod rm;
+mod run;
+pub(crate) mod stop;
+mod wait;
+
+use serde::{Deserialize, Serialize};
+
+pub use run::RunOptions;
+
+use crate::error::{Context, Error, Result};
+use crate::exit;
+use crate::host::Host;
+use crate::runtime::{self, Processes};
+use crate::state::container::{ContainerPhase, ContainerRecord, ExitRecord};
+use crate::state::{self, ContainerPaths, PodPaths, validate_name};
+
+/// What a container is doing, as `inspect` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerState {
+    /// `run` is under way.
+    Creating,
+    /// Its command runs.
+    Running,
+    /// Its command exited; the exit code is known.
+    Exited,
+    /// A `run` of it was interrupted; a new `run` of the name replaces it.
+    Failed,
+    /// Its monitor died without recording an exit status.
+    Unknown,
+}
+
+/// What `inspect` shows of a container.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContainerStatus {
+    /// Container name.
+    pub name: String,
+    /// What it is doing.
+    pub state: ContainerState,
+    /// Host PID of its main process.
+    pub pid: Option<i32>,
+    /// Exit code (status, or 128+n); null while running.
+    pub exit_code: Option<i32>,
+    /// Name of the signal that killed it, e.g. "SIGKILL".
+    pub signal: Option<String>,
+    /// Start time (RFC 3339).
+    pub started_at: Option<String>,
+    /// End time (RFC 3339).
+    pub finished_at: Option<String>,
+    /// The command line.
+    pub command: Vec<String>,
+    /// The signal `stop` sends first.
+    pub stop_signal: String,
+    /// Why the state is not what one would expect, if so.
+    pub reason: Option<String>,
+}
+
+/// A container as read from disk: its paths, its record and its exit record.
+pub(crate) struct Container {
+    pub paths: ContainerPaths,
+    pub record: ContainerRecord,
+    pub exit: Option<ExitRecord>,
+}
+
+impl Container {
+    /// Reads container `name` of a pod; [`Error::ContainerNotFound`] if it has no record.
+    pub fn load(pod: &PodPaths, name: &str) -> Result<Container> {
+        validate_name("container name", name)?;
+        let paths = pod.container(name);
+        let record: ContainerRecord =
+            state::read_json(&paths.state())?.ok_or_else(|| Error::ContainerNotFound {
+                pod: pod.name().to_owned(),
+                container: name.to_owned(),
+            })?;
+        let exit = runtime::of(record.runtime).exit(&paths)?;
+        Ok(Container {
+            paths,
+            record,
+            exit,
+        })
+    }
+
+    /// Reads every container of a pod, sorted by name. A corrupt record is an error, or with
+    /// `lenient` (teardown) a warning.
+    pub fn load_all(pod: &PodPaths, lenient: bool) -> Result<Vec<Container>> {
+        let dir = pod.containers_dir();
+        let what = || format!("listing containers in {}", dir.display());
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).context(what),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.context(what)?;
+            if let Some(name) = entry.file_name().to_str() {
+                if validate_name("container name", name).is_ok() {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        names.sort();
+        let mut loaded = Vec::new();
+        for name in names {
+            match Container::load(pod, &name) {
+                Ok(container) => loaded.push(container),
+                // A directory without a record: `run` died before writing it; nothing runs.
+                Err(Error::ContainerNotFound { .. }) => {}
+                Err(error) if lenient => log::warn!(
+                    "skipping container {name:?} of sandbox {:?}: {}; its processes, if any, \
+                     cannot be identified safely and are left alone",
+                    pod.name(),
+                    crate::error_chain(&error)
+                ),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Its processes that may still be running, by its runtime (none once it has exited).
+    pub fn processes(&self, boot_id: &str) -> Processes {
+        if self.exit.is_some() {
+            return Processes::default();
+        }
+        runtime::of(self.record.runtime).processes(&self.record, boot_id)
+    }
+
+    /// Whether the container's main process or its monitor may still be running.
+    pub fn may_be_running(&self, boot_id: &str) -> bool {
+        let processes = self.processes(boot_id);
+        processes.main.is_some() || processes.monitor.is_some()
+    }
+
+    /// Its status; `abandoned`: the pod's lock is free, so a `creating` record was left by a
+    /// `run` that died (it holds the lock from the record's first write to its last).
+    pub fn status(&self, boot_id: &str, abandoned: bool) -> ContainerStatus {
+        let monitor_alive = self
+            .record
+            .monitor
+            .as_ref()
+            .is_some_and(|m| m.is_alive(boot_id));
+        let (state, reason) = match (&self.exit, self.record.phase) {
+            (Some(_), _) => (ContainerState::Exited, None),
+            (None, ContainerPhase::Creating) if abandoned => (
+                ContainerState::Failed,
+                Some(format!(
+                    "its run was interrupted; `sandbox run` with the name {:?} replaces it",
+                    self.record.name
+                )),
+            ),
+            (None, ContainerPhase::Creating) => (ContainerState::Creating, None),
+            (None, _) if monitor_alive => (ContainerState::Running, None),
+            (None, _) => (
+                ContainerState::Unknown,
+                Some(format!(
+                    "its monitor (pid {}) died without recording an exit status",
+                    self.record.monitor.as_ref().map_or(0, |m| m.pid)
+                )),
+            ),
+        };
+        ContainerStatus {
+            name: self.record.name.clone(),
+            state,
+            pid: self.record.pid,
+            exit_code: self.exit.map(|e| e.exit_code),
+            signal: self.exit.and_then(|e| e.signal).map(exit::signal_name),
+            started_at: self.record.started_at.clone(),
+            finished_at: self.exit.map(|e| {
+                let at =
+                    std::time::UNIX_EPOCH + std::time::Duration::from_nanos(e.finished_unix_ns);
+                humantime::format_rfc3339_micros(at).to_string()
+            }),
+            command: self.record.command.argv.clone(),
+            stop_signal: exit::signal_name(self.record.stop_signal),
+            reason,
+        }
+    }
+}
+
+impl Host {
+    /// The statuses of all containers of a pod.
+    pub(crate) fn container_statuses(&self, pod: &PodPaths) -> Result<Vec<ContainerStatus>> {
+        let containers = Container::load_all(pod, false)?;
+        let creating = containers
+            .iter()
+            .any(|c| c.exit.is_none() && c.record.phase == ContainerPhase::Creating);
+        let abandoned = creating && !self.store.is_locked(pod.name())?;
+        Ok(containers
+            .iter()
+            .map(|c| c.status(&self.boot_id, abandoned))
+            .collect())
+    }
+}

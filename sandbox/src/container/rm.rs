@@ -1,0 +1,61 @@
+//! `rm` of containers: remove exited containers so their names can be used again; with
+//! `force`, stop running ones first (the stop policy with no grace period).
+
+use std::time::Duration;
+
+use super::Container;
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::kill;
+use crate::state::{self, validate_name};
+
+impl Host {
+    /// Kills whatever still runs of a container (through verified pidfds) and removes its
+    /// directory: the end of `rm`, and the rollback of a `run` that failed or died.
+    pub(crate) fn discard_container(&self, container: &Container) -> Result<()> {
+        let processes = container.processes(&self.boot_id);
+        let records: Vec<_> = processes
+            .main
+            .into_iter()
+            .chain(processes.monitor)
+            .collect();
+        kill::kill_recorded(&records, &self.boot_id, || {
+            format!("killing container {:?}", container.record.name)
+        })?;
+        state::remove_dir_last(container.paths.dir(), state::STATE_FILE)
+    }
+
+    /// Removes the named containers of a pod. A running one is refused unless `force`, which
+    /// stops it first. Nothing is removed unless every name is a container of the pod.
+    pub fn remove_containers(&self, pod: &str, names: &[String], force: bool) -> Result<()> {
+        let paths = self.store.pod(pod)?;
+        for name in names {
+            validate_name("container name", name)?;
+        }
+        let _lock = self.store.lock_pod(pod)?;
+        state::pod::load(&paths)?;
+        let mut unique = names.to_vec();
+        unique.sort();
+        unique.dedup();
+        let mut containers = unique
+            .iter()
+            .map(|name| Container::load(&paths, name))
+            .collect::<Result<Vec<_>>>()?;
+        let running: Vec<usize> = (0..containers.len())
+            .filter(|&i| containers[i].may_be_running(&self.boot_id))
+            .collect();
+        if let Some(&first) = running.first() {
+            if !force {
+                return Err(Error::ContainerBusy {
+                    pod: pod.to_owned(),
+                    container: containers[first].record.name.clone(),
+                });
+            }
+            self.stop_loaded(&mut containers, Duration::ZERO)?;
+        }
+        for container in &containers {
+            self.discard_container(container)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,179 @@
+//! `stop` of containers: the driver of [`StopPlan`]. It opens verified pidfds, sends the stop
+//! signals and SIGKILLs the plan asks for, waits on the pidfds until the plan's deadlines, and
+//! records each container's report in its record (phase `stopped`), so a later stop repeats
+//! it. A record that cannot be written (a full file system) costs a warning, never the stop.
+
+use std::time::{Duration, Instant};
+
+use super::Container;
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::host::Host;
+use crate::policy::stop::{ContainerReport, OthersReport, Step, StopPlan, StopReport};
+use crate::runtime;
+use crate::state::container::ContainerPhase;
+use crate::state::pod::PodPhase;
+use crate::state::{self, validate_name};
+use crate::sys::process::{self, PidFd};
+
+/// One container being stopped: pidfds on its main process and on its monitor.
+struct Target {
+    index: usize,
+    process: Option<PidFd>,
+    monitor: Option<PidFd>,
+}
+
+impl Target {
+    /// The pidfd that tells when the container is done: its monitor's (which exits after
+    /// recording the exit), else its own.
+    fn watched(&self) -> Option<&PidFd> {
+        self.monitor.as_ref().or(self.process.as_ref())
+    }
+}
+
+impl Host {
+    /// Stops the given containers of a pod, with one grace period for all of them; the caller
+    /// holds the pod's lock. Containers stopped before keep the report of that stop.
+    pub(crate) fn stop_loaded(
+        &self,
+        containers: &mut [Container],
+        grace: Duration,
+    ) -> Result<Vec<ContainerReport>> {
+        let mut reports: Vec<Option<ContainerReport>> = containers
+            .iter()
+            .map(|c| {
+                c.record
+                    .stop
+                    .clone()
+                    .filter(|_| c.record.phase == ContainerPhase::Stopped)
+            })
+            .collect();
+        let mut targets = Vec::new();
+        for (index, container) in containers.iter().enumerate() {
+            if reports[index].is_some() {
+                continue;
+            }
+            let processes = container.processes(&self.boot_id);
+            let open = |p: Option<&crate::sys::process::ProcessRecord>| match p {
+                Some(p) => p.open(&self.boot_id),
+                None => Ok(None),
+            };
+            targets.push(Target {
+                index,
+                process: open(processes.main.as_ref())?,
+                monitor: open(processes.monitor.as_ref())?,
+            });
+        }
+
+        let mut plan = StopPlan::new(
+            targets.iter().map(|t| t.watched().is_some()),
+            grace,
+            Instant::now(),
+        );
+        for t in plan.to_signal() {
+            let container = &containers[targets[t].index];
+            if let Some(process) = &targets[t].process {
+                log::debug!(
+                    "container {:?}: sending {}",
+                    container.record.name,
+                    exit::signal_name(container.record.stop_signal)
+                );
+                process.send_signal(container.record.stop_signal)?;
+            }
+        }
+        loop {
+            match plan.next(Instant::now()) {
+                Step::Done => break,
+                Step::Kill(survivors) => {
+                    for t in survivors {
+                        log::debug!(
+                            "container {:?}: grace period over, sending SIGKILL",
+                            containers[targets[t].index].record.name
+                        );
+                        // A main process already gone has a monitor about to record it.
+                        if let Some(process) = &targets[t].process {
+                            process.send_signal(libc::SIGKILL)?;
+                        }
+                    }
+                }
+                Step::Wait {
+                    until,
+                    targets: waiting,
+                } => {
+                    let pidfds: Vec<&PidFd> = waiting
+                        .iter()
+                        .filter_map(|&t| targets[t].watched())
+                        .collect();
+                    let left = until.saturating_duration_since(Instant::now());
+                    for exited in process::wait_any(&pidfds, Some(left))? {
+                        plan.saw_exit(waiting[exited], Instant::now());
+                    }
+                }
+            }
+        }
+
+        let now = Instant::now();
+        for (t, target) in targets.iter().enumerate() {
+            let container = &mut containers[target.index];
+            let exit = runtime::of(container.record.runtime).exit(&container.paths)?;
+            let (ended, elapsed) = plan.ending(t, exit.map(|e| e.signal), now);
+            let report = ContainerReport {
+                name: container.record.name.clone(),
+                exit_code: exit.map(|e| e.exit_code),
+                signal: exit.and_then(|e| e.signal).map(exit::signal_name),
+                ended,
+                stop_signal: exit::signal_name(container.record.stop_signal),
+                elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+            };
+            container.record.stop = Some(report.clone());
+            if container.record.set_phase(ContainerPhase::Stopped).is_ok() {
+                if let Err(error) = state::write_json(&container.paths.state(), &container.record) {
+                    log::warn!(
+                        "container {:?} is stopped, but its report could not be recorded: {}",
+                        container.record.name,
+                        crate::error_chain(&error)
+                    );
+                }
+            }
+            reports[target.index] = Some(report);
+        }
+        Ok(reports.into_iter().flatten().collect())
+    }
+
+    /// Stops the named containers of a pod (`sandbox stop POD CONTAINER...`) with the pod's
+    /// policy: each one's stop signal, one grace period for all, SIGKILL, report.
+    pub fn stop_containers(
+        &self,
+        pod: &str,
+        names: &[String],
+        grace: Duration,
+    ) -> Result<StopReport> {
+        let paths = self.store.pod(pod)?;
+        for name in names {
+            validate_name("container name", name)?;
+        }
+        let _lock = self.store.lock_pod(pod)?;
+        let record = state::pod::load(&paths)?;
+        if record.phase == PodPhase::Creating {
+            return Err(Error::PodNotRunning {
+                pod: pod.to_owned(),
+                state: "half-created (its create was interrupted; remove it with `sandbox rm`)"
+                    .to_owned(),
+            });
+        }
+        let mut unique = names.to_vec();
+        unique.sort();
+        unique.dedup();
+        let mut containers = unique
+            .iter()
+            .map(|name| Container::load(&paths, name))
+            .collect::<Result<Vec<_>>>()?;
+        let containers = self.stop_loaded(&mut containers, grace)?;
+        Ok(StopReport {
+            pod: pod.to_owned(),
+            containers,
+            execs: Vec::new(),
+            other_processes: OthersReport::default(),
+        })
+    }
+}

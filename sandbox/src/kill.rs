@@ -1,0 +1,43 @@
+//! The one way anything is killed: SIGKILL through a verified pidfd, wait on the pidfds until
+//! they are gone, and fail, naming them, if any is still there after [`KILL_WAIT`]. Every verb
+//! that ends processes (stop, rm, the rollback of a failed create or run) comes here.
+
+use crate::error::{Error, Result};
+use crate::policy::stop::KILL_WAIT;
+use crate::sys::process::{self, PidFd, ProcessRecord};
+
+/// Sends SIGKILL to each of `pidfds` and waits until every one has exited. `what` names the
+/// group in the error ("killing the containers of sandbox \"web\"").
+pub fn kill_and_wait(pidfds: &[PidFd], what: impl FnOnce() -> String) -> Result<()> {
+    for pidfd in pidfds {
+        pidfd.send_signal(libc::SIGKILL)?;
+    }
+    let all: Vec<&PidFd> = pidfds.iter().collect();
+    let survivors = process::wait_all(&all, KILL_WAIT)?;
+    if survivors.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Survived {
+        what: what(),
+        pids: survivors.iter().map(|p| p.pid()).collect(),
+        timeout: KILL_WAIT,
+    })
+}
+
+/// Opens a verified pidfd on each recorded process that is still the one recorded (a record
+/// of a process that exited, or whose PID now names another process, is skipped), then
+/// [`kill_and_wait`]s them. Returns how many were killed.
+pub fn kill_recorded(
+    records: &[ProcessRecord],
+    boot_id: &str,
+    what: impl FnOnce() -> String,
+) -> Result<usize> {
+    let mut pidfds = Vec::new();
+    for record in records {
+        if let Some(pidfd) = record.open(boot_id)? {
+            pidfds.push(pidfd);
+        }
+    }
+    kill_and_wait(&pidfds, what)?;
+    Ok(pidfds.len())
+}

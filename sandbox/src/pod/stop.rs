@@ -1,0 +1,168 @@
+//! `stop` of a pod, the kubelet's way: record `stopping` → stop every container with one plan
+//! (stop signal, one grace period, SIGKILL; see `crate::policy::stop`) → SIGKILL what is left
+//! in the pod's network namespace (running `exec` sessions, orphans of containers), named in
+//! the report → SIGTERM pause → record `stopped` with the report. The pins stay until `rm`.
+//!
+//! A stop of a stopped pod repeats the recorded report. A stop killed halfway left `stopping`
+//! and the reports of the containers it had stopped; the next stop keeps those and finishes.
+//! Failing to write a record (a full file system) costs a warning, never the stop itself.
+
+use std::time::Duration;
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::host::Host;
+use crate::kill;
+use crate::policy::stop::{ExecReport, OthersReport, StopReport};
+use crate::state::exec;
+use crate::state::pod::{PodPhase, PodRecord, PodStopRecord};
+use crate::state::{self, PodPaths};
+use crate::sys::namespace::{self, NamespaceKind};
+use crate::sys::process::{self, ProcessRecord};
+
+/// How long pause gets to exit after SIGTERM before it is killed.
+const PAUSE_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Host {
+    /// Stops a pod: its containers (stop signal, one grace period for all, then SIGKILL),
+    /// whatever else runs in it, then pause. Stopping a stopped pod reports the same again.
+    pub fn stop_pod(&self, name: &str, grace: Duration) -> Result<StopReport> {
+        let paths = self.store.pod(name)?;
+        let _lock = self.store.lock_pod(name)?;
+        let mut record = state::pod::load(&paths)?;
+        let mut containers = Container::load_all(&paths, false)?;
+        match record.phase {
+            PodPhase::Creating => {
+                return Err(Error::PodNotRunning {
+                    pod: name.to_owned(),
+                    // We hold the lock, so its creator died: nothing to stop, only to remove.
+                    state: "half-created (its create was interrupted; remove it with `sandbox rm`)"
+                        .to_owned(),
+                });
+            }
+            PodPhase::Stopped => {
+                let done = record.stop.clone().unwrap_or_default();
+                return Ok(StopReport {
+                    pod: name.to_owned(),
+                    containers: containers
+                        .into_iter()
+                        .filter_map(|c| c.record.stop)
+                        .collect(),
+                    execs: done.execs,
+                    other_processes: done.other_processes,
+                });
+            }
+            PodPhase::Running | PodPhase::Stopping => {}
+        }
+        record.set_phase(PodPhase::Stopping)?;
+        save_or_warn(&paths, &record);
+        let reports = self.stop_loaded(&mut containers, grace)?;
+        let (execs, other_processes) = self.end_leftovers(&paths, &record)?;
+        self.stop_pause(&record)?;
+        record.stop = Some(PodStopRecord {
+            execs: execs.clone(),
+            other_processes: other_processes.clone(),
+        });
+        record.stopped_at = Some(state::now_rfc3339());
+        record.set_phase(PodPhase::Stopped)?;
+        save_or_warn(&paths, &record);
+        Ok(StopReport {
+            pod: name.to_owned(),
+            containers: reports,
+            execs,
+            other_processes,
+        })
+    }
+
+    /// SIGKILLs every process still in the pod's network namespace but pause, once its
+    /// containers have stopped: `exec` sessions (named in the report, with their commands) and
+    /// processes no record names (orphans of containers, counted). Every process of the pod
+    /// has joined that namespace, so one scan of `/proc` finds them all; the scan is repeated
+    /// only if it found something (a leftover may have forked before its SIGKILL).
+    fn end_leftovers(
+        &self,
+        paths: &PodPaths,
+        record: &PodRecord,
+    ) -> Result<(Vec<ExecReport>, OthersReport)> {
+        let sessions = exec::running(paths, &self.boot_id, true)?;
+        let mut execs = Vec::new();
+        let mut others = 0;
+        let Some(net) = namespace::pinned_inode(&paths.namespace(NamespaceKind::Net))? else {
+            return Ok((execs, OthersReport::default()));
+        };
+        let is_pause = |p: &ProcessRecord| record.pause.as_ref() == Some(p);
+        loop {
+            let members: Vec<ProcessRecord> =
+                namespace::members(NamespaceKind::Net, net, &self.boot_id)
+                    .into_iter()
+                    .filter(|member| !is_pause(member))
+                    .collect();
+            if members.is_empty() {
+                break;
+            }
+            for member in &members {
+                if let Some(session) = sessions.iter().find(|s| &s.launcher == member) {
+                    execs.push(ExecReport {
+                        pid: member.pid,
+                        command: session.command.clone(),
+                        started_at: session.started_at.clone(),
+                        signal: exit::signal_name(libc::SIGKILL),
+                    });
+                } else if !sessions
+                    .iter()
+                    .any(|s| member.parent_pid() == Some(s.launcher.pid))
+                {
+                    // An exec session's command is part of the session, not another process.
+                    others += 1;
+                }
+            }
+            kill::kill_recorded(&members, &self.boot_id, || {
+                format!("killing what was left in sandbox {:?}", record.name)
+            })?;
+        }
+        for session in &sessions {
+            if let Err(error) = exec::remove(paths, session.launcher.pid) {
+                log::warn!("{}", crate::error_chain(&error));
+            }
+        }
+        let other_processes = OthersReport {
+            count: others,
+            signal: (others > 0).then(|| exit::signal_name(libc::SIGKILL)),
+        };
+        Ok((execs, other_processes))
+    }
+
+    /// SIGTERM to pause (it exits 0 on it), SIGKILL if it is still there after a while.
+    fn stop_pause(&self, record: &PodRecord) -> Result<()> {
+        let Some(pause) = &record.pause else {
+            return Ok(());
+        };
+        let Some(pidfd) = pause.open(&self.boot_id)? else {
+            return Ok(());
+        };
+        pidfd.send_signal(libc::SIGTERM)?;
+        if process::wait_all(&[&pidfd], PAUSE_STOP_TIMEOUT)?.is_empty() {
+            return Ok(());
+        }
+        log::warn!(
+            "sandbox {:?}: pause ignored SIGTERM for {PAUSE_STOP_TIMEOUT:?}; killing it",
+            record.name
+        );
+        kill::kill_and_wait(&[pidfd], || {
+            format!("killing pause of sandbox {:?}", record.name)
+        })
+    }
+}
+
+/// Writes the pod record; a stop goes on when that fails (the processes matter more than the
+/// record), with a warning that says so.
+fn save_or_warn(paths: &PodPaths, record: &PodRecord) {
+    if let Err(error) = state::pod::save(paths, record) {
+        log::warn!(
+            "sandbox {:?}: the stop goes on, but could not be recorded: {}",
+            record.name,
+            crate::error_chain(&error)
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! The first runtime: a process joined to the pod's namespaces, watched by `pause` itself in
+//! init mode (`pause --exit-file F --sync-fd N -- CMD`), a static process of a few dozen KiB
+//! that forks CMD into the pod's PID namespace (it joined the namespaces before exec, and
+//! `setns(CLONE_NEWPID)` applies to its children), reaps it and writes `exit.json` atomically.
+//! Nothing else stays running per container.
+//!
+//! Start: clone3 the monitor (new session, pod namespaces, logs on stdout/stderr, `--sync-fd`
+//! kept open) → record it with its start time, then let it exec (the spawn handshake) → read
+//! `"<pid> <errno>"` from the sync pipe (the monitor writes it once CMD's exec succeeded or
+//! failed) → verify the PID is the monitor's child and record it with its start time. An exec
+//! failure is 127 (not found) or 126 (not executable).
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+
+use super::{Launch, Processes, Runtime};
+use crate::error::{Context, Error, Result};
+use crate::state::container::{ContainerRecord, ExitRecord};
+use crate::state::{self, ContainerPaths};
+use crate::sys::process::ProcessRecord;
+use crate::sys::spawn::Spawn;
+
+/// How much of a monitor's stderr an error quotes.
+const SAID_LIMIT: u64 = 1024;
+
+/// A process watched by a `pause` monitor.
+#[derive(Clone, Copy, Debug)]
+pub struct PauseMonitor;
+
+impl Runtime for PauseMonitor {
+    fn start(
+        &self,
+        launch: &Launch<'_>,
+        record: &mut ContainerRecord,
+        save: &dyn Fn(&ContainerRecord) -> Result<()>,
+    ) -> Result<()> {
+        let paths = launch.paths;
+        let stdout = state::open_log(&paths.stdout())?;
+        let stderr = state::open_log(&paths.stderr())?;
+        let dev_null = File::open("/dev/null").context(|| "opening /dev/null")?;
+        let (sync_read, sync_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .context(|| "creating the monitor's sync pipe")?;
+        let monitor_options = [
+            "--exit-file".to_owned(),
+            paths.exit().to_string_lossy().into_owned(),
+            "--sync-fd".to_owned(),
+            sync_write.as_raw_fd().to_string(),
+        ];
+        let join = launch
+            .namespaces
+            .iter()
+            .map(|(file, kind)| (file.as_fd(), kind.clone_flag()))
+            .collect();
+        let boot_id = &launch.host.boot_id;
+        let monitor = Spawn::new(
+            &launch.host.pause,
+            record.command.pause_args(&monitor_options),
+            &record.command.environment(&launch.pod.hostname),
+        )?
+        .join(join)
+        .new_session()
+        .cwd(record.command.workdir())?
+        .stdio([
+            Some(dev_null.as_fd()),
+            Some(stdout.as_fd()),
+            Some(stderr.as_fd()),
+        ])
+        .pass_fd(sync_write.as_fd())
+        // Recorded before it may run (and start CMD), so a successor finds and kills it if we
+        // die from here on; if we die before, it exits without running.
+        .spawn_recorded(|monitor| {
+            record.monitor = ProcessRecord::of(monitor.pid(), boot_id);
+            save(record)
+        })
+        .map_err(|e| {
+            e.within(&format!(
+                "starting the monitor of container {:?}",
+                record.name
+            ))
+        })?;
+        drop(sync_write);
+        let monitor_pid = monitor.pid();
+        let Some((pid, errno)) = read_sync(sync_read, monitor_pid)? else {
+            return Err(Error::MonitorDied {
+                container: record.name.clone(),
+                monitor_pid,
+                said: state::tail_of_log(&paths.stderr(), SAID_LIMIT),
+            });
+        };
+        if errno != 0 {
+            // The monitor exits with 127 or 126 right away; its status is the verdict.
+            let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(monitor_pid), None)
+                .context(|| format!("waiting for the monitor of container {:?}", record.name))?;
+            let exit_code = match status {
+                nix::sys::wait::WaitStatus::Exited(_, code @ (126 | 127)) => code as u8,
+                _ => 126,
+            };
+            let reason = if exit_code == 127 {
+                "command not found".to_owned()
+            } else {
+                format!("cannot execute: {}", Errno::from_raw(errno).desc())
+            };
+            return Err(Error::ExecFailed {
+                container: record.name.clone(),
+                command: record.command.argv.join(" "),
+                reason,
+                exit_code,
+            });
+        }
+        record.pid = Some(pid);
+        record.process = record
+            .monitor
+            .as_ref()
+            .and_then(|monitor| ProcessRecord::of_child(pid, monitor));
+        log::debug!(
+            "container {:?} started: pid {pid}, monitor pid {monitor_pid}",
+            record.name
+        );
+        Ok(())
+    }
+
+    fn exit(&self, paths: &ContainerPaths) -> Result<Option<ExitRecord>> {
+        state::read_json(&paths.exit())
+    }
+
+    fn processes(&self, record: &ContainerRecord, boot_id: &str) -> Processes {
+        let monitor = record
+            .monitor
+            .clone()
+            .filter(|monitor| monitor.is_alive(boot_id));
+        // A `run` that died before recording the main process left it only as the monitor's
+        // child, so it is looked up there.
+        let main = match (&record.process, &monitor) {
+            (Some(process), _) => Some(process.clone()),
+            (None, Some(monitor)) if record.pid.is_none() => monitor.children().into_iter().next(),
+            (None, _) => None,
+        };
+        Processes {
+            main: main.filter(|process| process.is_alive(boot_id)),
+            monitor,
+        }
+    }
+}
+
+/// Reads the monitor's `"<pid> <errno>\n"` line; `None` if it ended without writing one.
+fn read_sync(pipe: OwnedFd, monitor_pid: i32) -> Result<Option<(i32, i32)>> {
+    let mut line = String::new();
+    File::from(pipe)
+        .read_to_string(&mut line)
+        .context(|| format!("reading the sync pipe of monitor {monitor_pid}"))?;
+    Ok(parse_sync_line(&line))
+}
+
+/// Parses the monitor's `"<pid> <errno>\n"`: exactly two decimal fields, a PID above 0 and an
+/// errno of 0 or more. Anything else is `None` (a PID of 0 or below would name a process group
+/// or every process, were it ever used as a PID).
+fn parse_sync_line(line: &str) -> Option<(i32, i32)> {
+    let mut fields = line.split_whitespace();
+    let pid = fields.next()?.parse::<i32>().ok().filter(|&pid| pid > 0)?;
+    let errno = fields
+        .next()?
+        .parse::<i32>()
+        .ok()
+        .filter(|&errno| errno >= 0)?;
+    fields.next().is_none().then_some((pid, errno))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_monitors_sync_line_parses_strictly() {
+        assert_eq!(parse_sync_line("1234 0\n"), Some((1234, 0)));
+        assert_eq!(parse_sync_line("1234 2"), Some((1234, 2)));
+        // Accepted before the parser got its property test: a PID of 0 or below, a negative
+        // errno, a third field.
+        for bad in ["-1 0\n", "0 0", "12 -5", "12 0 7", "", "12", "x 0", "12 y"] {
+            assert_eq!(parse_sync_line(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        // Whatever a monitor writes, parsing never panics and never yields a PID that is not
+        // one process; what pause writes always parses back.
+        #[test]
+        fn sync_lines_of_any_text_never_panic(line in ".{0,40}") {
+            if let Some((pid, errno)) = parse_sync_line(&line) {
+                proptest::prop_assert!(pid > 0 && errno >= 0);
+            }
+        }
+
+        #[test]
+        fn sync_lines_round_trip(pid in 1i32.., errno in 0i32..4096) {
+            proptest::prop_assert_eq!(
+                parse_sync_line(&format!("{pid} {errno}\n")),
+                Some((pid, errno))
+            );
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The container record, `containers/<c>/state.json`, the exit record its monitor writes,
+//! `containers/<c>/exit.json`, and the phases a container goes through.
+//!
+//! ```text
+//! creating ──► running ──► stopped
+//! ```
+//! `running` means started: whether it still runs is the exit record's and the monitor's to
+//! say. `stopped` is written by `stop` together with what it reported, so a later stop repeats
+//! the report instead of calling the container "exited by itself".
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::CommandSpec;
+use crate::error::{Error, Result};
+use crate::policy::stop::ContainerReport;
+use crate::sys::process::ProcessRecord;
+
+/// Where a container is in its life, as recorded on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerPhase {
+    /// `run` is (or was, if it died) under way.
+    Creating,
+    /// Started; its exit is recorded in `exit.json` by the monitor.
+    Running,
+    /// Stopped by `stop`, whose report is in the record.
+    Stopped,
+}
+
+impl ContainerPhase {
+    /// Whether a container may go from `self` to `next`.
+    pub fn can_become(self, next: ContainerPhase) -> bool {
+        use ContainerPhase::*;
+        matches!((self, next), (Creating, Running) | (Running, Stopped))
+    }
+
+    /// The phase as it is written on disk.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerPhase::Creating => "creating",
+            ContainerPhase::Running => "running",
+            ContainerPhase::Stopped => "stopped",
+        }
+    }
+}
+
+/// How a container's process is started and watched (see `crate::runtime`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuntimeKind {
+    /// A process joined to the pod's namespaces, watched by `pause` as its monitor.
+    #[default]
+    PauseMonitor,
+}
+
+/// The container record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    /// Container name.
+    pub name: String,
+    /// How it is run.
+    #[serde(default)]
+    pub runtime: RuntimeKind,
+    /// The command and its settings.
+    pub command: CommandSpec,
+    /// Signal that `stop` sends first.
+    pub stop_signal: i32,
+    /// Recorded phase; change it with [`ContainerRecord::set_phase`].
+    pub phase: ContainerPhase,
+    /// The monitor.
+    pub monitor: Option<ProcessRecord>,
+    /// The container's main process (None if it exited before it could be recorded).
+    pub process: Option<ProcessRecord>,
+    /// Host PID of the main process, as the monitor reported it.
+    pub pid: Option<i32>,
+    /// When the command was started (RFC 3339).
+    pub started_at: Option<String>,
+    /// What `stop` reported, once stopped.
+    #[serde(default)]
+    pub stop: Option<ContainerReport>,
+}
+
+impl ContainerRecord {
+    /// Moves the container to phase `next`, refusing a transition the life cycle does not have.
+    pub fn set_phase(&mut self, next: ContainerPhase) -> Result<()> {
+        if !self.phase.can_become(next) {
+            return Err(Error::Transition {
+                what: format!("container {:?}", self.name),
+                from: self.phase.as_str(),
+                to: next.as_str(),
+            });
+        }
+        self.phase = next;
+        Ok(())
+    }
+}
+
+/// The exit record the monitor writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    /// Host PID of the process.
+    pub pid: i32,
+    /// Its status, or 128+n if killed by signal n.
+    pub exit_code: i32,
+    /// The signal that killed it.
+    pub signal: Option<i32>,
+    /// When the monitor reaped it (nanoseconds since the Unix epoch).
+    pub finished_unix_ns: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_monitors_exit_record_parses() {
+        let line =
+            r#"{"pid":1234,"exit_code":143,"signal":15,"finished_unix_ns":1763900000123456789}"#;
+        let exit: ExitRecord = serde_json::from_str(line).unwrap();
+        assert_eq!(exit.exit_code, 143);
+        assert_eq!(exit.signal, Some(15));
+        let normal = r#"{"pid":1,"exit_code":0,"signal":null,"finished_unix_ns":0}"#;
+        assert_eq!(
+            serde_json::from_str::<ExitRecord>(normal).unwrap().signal,
+            None
+        );
+    }
+
+    #[test]
+    fn phases_only_move_forward() {
+        use ContainerPhase::*;
+        assert!(Creating.can_become(Running));
+        assert!(Running.can_become(Stopped));
+        for (from, to) in [(Creating, Stopped), (Stopped, Running), (Running, Creating)] {
+            assert!(!from.can_become(to), "{from:?} -> {to:?}");
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Records of running `exec` sessions, `<pod>/execs/<pid>.json`: one per session, written
+//! before its launcher may run (the spawn handshake), removed by the CLI when it ends. A CLI
+//! killed meanwhile leaves the record, so the session is never running unnamed: `inspect`
+//! shows it, and `stop` names it in its report when it ends it.
+
+use serde::{Deserialize, Serialize};
+
+use super::file::{read_json, remove_if_present, write_json};
+use super::layout::PodPaths;
+use crate::error::{Context, Result};
+use crate::sys::process::ProcessRecord;
+
+/// One `exec` session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRecord {
+    /// The launcher (`pause` in init mode), which runs the command as its child.
+    pub launcher: ProcessRecord,
+    /// The command line.
+    pub command: Vec<String>,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+}
+
+/// Writes the record of a session.
+pub fn save(paths: &PodPaths, record: &ExecRecord) -> Result<()> {
+    write_json(&paths.exec(record.launcher.pid), record)
+}
+
+/// Removes the record of the session whose launcher is `pid`.
+pub fn remove(paths: &PodPaths, pid: i32) -> Result<()> {
+    remove_if_present(&paths.exec(pid))
+}
+
+/// The sessions of a pod whose launcher is still running, by PID. With `prune` (the caller
+/// holds the pod's lock), the records of sessions that ended are removed.
+pub fn running(paths: &PodPaths, boot_id: &str, prune: bool) -> Result<Vec<ExecRecord>> {
+    let dir = paths.execs_dir();
+    let what = || format!("listing exec sessions in {}", dir.display());
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).context(what),
+    };
+    let mut sessions = Vec::new();
+    for entry in entries {
+        let entry = entry.context(what)?;
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".json"))
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        match read_json::<ExecRecord>(&entry.path()) {
+            Ok(Some(record)) if record.launcher.pid == pid && record.launcher.is_alive(boot_id) => {
+                sessions.push(record)
+            }
+            Ok(_) | Err(_) if prune => remove(paths, pid)?,
+            _ => {}
+        }
+    }
+    sessions.sort_by_key(|s| s.launcher.pid);
+    Ok(sessions)
+}

@@ -1,0 +1,82 @@
+//! Per-pod locks: `flock(2)` on `<root>/.locks/<pod>`, held by every command that changes the
+//! pod, from its first read to its last write.
+//!
+//! The lock file lives outside the pod directory so that `rm` can remove the whole directory
+//! while holding it, and `rm` then removes the lock file too. A waiter may therefore end up
+//! holding a lock on a file that is no longer at the path: after `flock` returns it checks that
+//! the path still names the file it locked, and tries again if not.
+//!
+//! Only `create` makes a lock file for a pod that does not exist yet; every other command
+//! checks first that the pod does, so no command leaves a lock file for a pod that never was.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use super::file::open_nofollow;
+use crate::error::{Context, Result};
+
+/// An exclusive lock on one pod, released on drop.
+#[derive(Debug)]
+pub struct PodLock {
+    _lock: Flock<File>,
+    path: PathBuf,
+}
+
+impl PodLock {
+    /// Takes the lock at `path`, creating the file if needed and waiting for its holder.
+    pub(crate) fn acquire(path: PathBuf, pod: &str) -> Result<PodLock> {
+        let what = || format!("locking sandbox {pod:?} ({})", path.display());
+        loop {
+            let file = open_nofollow(
+                OpenOptions::new().read(true).write(true).create(true),
+                &path,
+            )
+            .context(what)?;
+            let lock = Flock::lock(file, FlockArg::LockExclusive)
+                .map_err(|(_, errno)| errno)
+                .context(what)?;
+            // If `rm` removed (and maybe someone recreated) the file while we waited, we hold a
+            // lock nobody else will look at: try again on the current file.
+            let locked = lock.metadata().context(what)?;
+            match std::fs::symlink_metadata(&path) {
+                Ok(current) if current.ino() == locked.ino() && current.dev() == locked.dev() => {
+                    return Ok(PodLock { _lock: lock, path });
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).context(what),
+            }
+        }
+    }
+
+    /// Removes the lock file (the pod is gone, or was never made); the lock is released when
+    /// `self` drops.
+    pub fn remove_file(&self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            log::warn!("removing lock file {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// Whether some command holds the lock at `path` now (without creating the file, and without
+/// keeping the lock).
+pub(crate) fn is_held(path: &Path, pod: &str) -> Result<bool> {
+    let file = match open_nofollow(OpenOptions::new().read(true), path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => {
+            return Err(e)
+                .context(|| format!("checking the lock of sandbox {pod:?} ({})", path.display()));
+        }
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(_released_on_drop) => Ok(false),
+        Err((_, Errno::EWOULDBLOCK)) => Ok(true),
+        Err((_, errno)) => Err(errno)
+            .context(|| format!("checking the lock of sandbox {pod:?} ({})", path.display())),
+    }
+}

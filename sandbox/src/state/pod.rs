@@ -1,0 +1,211 @@
+//! The pod record, `<pod>/state.json`, and the phases a pod goes through.
+//!
+//! ```text
+//! creating ──► running ──► stopping ──► stopped
+//! ```
+//! `stopping` is written when a stop begins, so a stop that was killed halfway is known as
+//! such; a later stop finishes it and keeps what the first one reported of each container.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::file::{check_real_dir, read_json, write_json};
+use super::layout::PodPaths;
+use crate::error::{Error, Result};
+use crate::policy::stop::{ExecReport, OthersReport};
+use crate::sys::namespace::{self, JOIN_ORDER, NamespaceKind, Pins};
+use crate::sys::process::ProcessRecord;
+
+/// Where a pod is in its life, as recorded on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PodPhase {
+    /// `create` is (or was, if it died) under way.
+    Creating,
+    /// Created; pause should be running.
+    Running,
+    /// `stop` is (or was, if it died) under way.
+    Stopping,
+    /// Stopped by `stop`; the namespaces stay pinned until `rm`.
+    Stopped,
+}
+
+impl PodPhase {
+    /// Whether a pod may go from `self` to `next`.
+    pub fn can_become(self, next: PodPhase) -> bool {
+        use PodPhase::*;
+        matches!(
+            (self, next),
+            (Creating, Running) | (Running | Stopping, Stopping) | (Stopping, Stopped)
+        )
+    }
+
+    /// The phase as it is written on disk.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PodPhase::Creating => "creating",
+            PodPhase::Running => "running",
+            PodPhase::Stopping => "stopping",
+            PodPhase::Stopped => "stopped",
+        }
+    }
+}
+
+/// What a finished pod stop did besides stopping containers, kept so a later stop repeats it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PodStopRecord {
+    /// `exec` sessions that were running.
+    pub execs: Vec<ExecReport>,
+    /// The other processes that were left.
+    pub other_processes: OthersReport,
+}
+
+/// The pod record.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PodRecord {
+    /// Pod name.
+    pub name: String,
+    /// Hostname inside the pod.
+    pub hostname: String,
+    /// Whether the pod has its own PID namespace shared by its containers.
+    pub share_pid: bool,
+    /// Recorded phase; change it with [`PodRecord::set_phase`].
+    pub phase: PodPhase,
+    /// The pause process holding the namespaces, once started.
+    pub pause: Option<ProcessRecord>,
+    /// Pinned namespaces (the paths are shown; joins use the layout's paths and these inodes).
+    pub namespaces: Pins,
+    /// The `ip netns` pin of the net namespace, once claimed.
+    pub netns_path: Option<PathBuf>,
+    /// When it was created (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it was stopped.
+    pub stopped_at: Option<String>,
+    /// What its stop did besides the containers, once it has stopped.
+    #[serde(default)]
+    pub stop: Option<PodStopRecord>,
+}
+
+impl PodRecord {
+    /// Moves the pod to phase `next`, refusing a transition the life cycle does not have.
+    pub fn set_phase(&mut self, next: PodPhase) -> Result<()> {
+        if !self.phase.can_become(next) {
+            return Err(Error::Transition {
+                what: format!("sandbox {:?}", self.name),
+                from: self.phase.as_str(),
+                to: next.as_str(),
+            });
+        }
+        self.phase = next;
+        Ok(())
+    }
+
+    /// Whether the pause of this pod is alive.
+    pub fn pause_alive(&self, boot_id: &str) -> bool {
+        self.pause.as_ref().is_some_and(|p| p.is_alive(boot_id))
+    }
+
+    /// Fails unless the pod is running (recorded so, and its pause alive).
+    pub fn require_running(&self, boot_id: &str) -> Result<()> {
+        if self.phase == PodPhase::Running && self.pause_alive(boot_id) {
+            return Ok(());
+        }
+        let state = match self.phase {
+            PodPhase::Creating => "being created",
+            PodPhase::Running => "exited (pause died)",
+            PodPhase::Stopping => "being stopped",
+            PodPhase::Stopped => "stopped",
+        };
+        Err(Error::PodNotRunning {
+            pod: self.name.clone(),
+            state: state.to_owned(),
+        })
+    }
+
+    /// Opens the pod's pinned namespaces in join order, for a process to join them. The
+    /// paths come from the layout, never from the record; the record gives the inodes they
+    /// must have.
+    pub fn open_namespaces(&self, paths: &PodPaths) -> Result<Vec<(File, NamespaceKind)>> {
+        JOIN_ORDER
+            .into_iter()
+            .filter_map(|kind| self.namespaces.get(&kind).map(|pin| (kind, pin.inode)))
+            .map(|(kind, inode)| {
+                namespace::open_pinned(kind, &paths.namespace(kind), inode).map(|f| (f, kind))
+            })
+            .collect()
+    }
+}
+
+/// Reads a pod's record; [`Error::PodNotFound`] if there is no such pod. The pod directory must
+/// be a real directory (never a symlink). A directory without a state file is a `create` that
+/// died before writing it or an `rm` that died after removing it (the file is written first
+/// and removed last): it reads as a stand-in record in `creating`, so commands report it as
+/// interrupted and `rm` or the next `create` finish it off.
+pub fn load(paths: &PodPaths) -> Result<PodRecord> {
+    match std::fs::symlink_metadata(paths.dir()) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::PodNotFound(paths.name().to_owned()));
+        }
+        _ => {
+            check_real_dir(paths.dir())?;
+        }
+    }
+    Ok(read_json(&paths.state())?.unwrap_or_else(|| stand_in(paths.name())))
+}
+
+/// Writes a pod's record.
+pub fn save(paths: &PodPaths, record: &PodRecord) -> Result<()> {
+    write_json(&paths.state(), record)
+}
+
+/// A record for a pod directory whose state file is missing or unreadable: teardown then
+/// works from the layout's paths alone.
+pub fn stand_in(name: &str) -> PodRecord {
+    PodRecord {
+        name: name.to_owned(),
+        hostname: name.to_owned(),
+        share_pid: false,
+        phase: PodPhase::Creating,
+        pause: None,
+        namespaces: Pins::new(),
+        netns_path: None,
+        created_at: String::new(),
+        stopped_at: None,
+        stop: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_only_move_forward() {
+        use PodPhase::*;
+        assert!(Creating.can_become(Running));
+        assert!(Running.can_become(Stopping));
+        assert!(Stopping.can_become(Stopping)); // an interrupted stop, resumed
+        assert!(Stopping.can_become(Stopped));
+        for (from, to) in [
+            (Creating, Stopped),
+            (Running, Stopped),
+            (Stopped, Running),
+            (Stopped, Stopping),
+            (Running, Creating),
+        ] {
+            assert!(!from.can_become(to), "{from:?} -> {to:?}");
+        }
+    }
+
+    #[test]
+    fn phases_serialise_lowercase() {
+        assert_eq!(
+            serde_json::to_string(&PodPhase::Stopping).unwrap(),
+            "\"stopping\""
+        );
+        let back: PodPhase = serde_json::from_str("\"stopped\"").unwrap();
+        assert_eq!(back, PodPhase::Stopped);
+    }
+}

@@ -1,0 +1,7 @@
+//! Kernel primitives, with no policy: starting a process (the only `fork`), naming a process
+//! so that a recycled PID is never signalled, and a pod's namespaces. Nothing here knows what a
+//! pod or a container is for; the layers above decide.
+
+pub mod namespace;
+pub mod process;
+pub(crate) mod spawn;
