@@ -12,13 +12,17 @@ use sandbox_tests::{
     signal_in_mask, wait_until,
 };
 
-/// `sandbox stop NAME -t SECS --json`: the parsed report and how long the command took.
+/// `sandbox stop NAME -t SECS --json`: the containers of the parsed report and how long the
+/// command took.
 fn stop_json(pod: &Pod, timeout: &str) -> (Vec<serde_json::Value>, Duration) {
     let started = Instant::now();
     let stop = pod.sandbox(&["stop", pod.name(), "-t", timeout, "--json"]);
     let took = started.elapsed();
     assert_exit!(stop, 0);
-    let report = json_of(&stop).as_array().expect("an array").clone();
+    let report = json_of(&stop)["containers"]
+        .as_array()
+        .expect("an array of containers")
+        .clone();
     (report, took)
 }
 
@@ -681,5 +685,9 @@ fn stop_ends_the_orphans_a_container_left_behind() {
         in_pod()
     );
     let report = pod.sandbox(&["stop", pod.name(), "--json"]);
-    assert_eq!(json_of(&report)[0]["exit_code"], 3, "{}", report.stdout);
+    let report = json_of(&report);
+    assert_eq!(report["containers"][0]["exit_code"], 3, "{report}");
+    // The orphans were no container, and the report says what became of them.
+    assert_eq!(report["other_processes"]["count"], 2, "{report}");
+    assert_eq!(report["other_processes"]["signal"], "SIGKILL", "{report}");
 }

@@ -131,7 +131,7 @@ fn pod_and_container_directories_are_private_and_files_not_writable_by_others() 
         assert_eq!(meta.uid(), 0, "{}", dir.display());
     }
     let mut files = vec![root.join(".locks").join(&name)];
-    for file in ["state.json", "stop.json", "pause.log"] {
+    for file in ["state.json", "pause.log"] {
         files.push(pod.join(file));
     }
     for file in ["state.json", "exit.json", "stdout.log", "stderr.log"] {
@@ -250,21 +250,27 @@ fn symlinks_planted_at_state_files_are_never_followed() {
     tracked.remove_and_check(&name, context);
     bait.assert_untouched(context);
 
-    // The temporary files of atomic writes: sandbox's (stop writes stop.json and state.json)
-    // and the monitor's (it writes exit.json.tmp when the container ends).
+    // The temporary files of atomic writes: sandbox's (stop writes the pod's and the
+    // container's state.json) and the monitor's (exit.json.tmp, when the container ends).
+    // A record that cannot be written never keeps a pod running: stop goes on, says which
+    // record it could not write, and writes through no link.
     let name = pod_with_container(&tracked);
     let pod = tracked.root.path().join(&name);
     let bait = Bait::new("precious\n");
     for tmp in [
-        "stop.json.tmp",
         "state.json.tmp",
+        "containers/c/state.json.tmp",
         "containers/c/exit.json.tmp",
     ] {
         bait.plant(&pod.join(tmp));
     }
     let context = "*.tmp are symlinks";
     let stop = tracked.sandbox(&["stop", &name, "-t", "5"]);
-    assert_refused_naming(&stop, &pod.join("stop.json"), context);
+    assert_exit!(stop, 0);
+    for record in ["state.json", "containers/c/state.json"] {
+        let record = pod.join(record).display().to_string();
+        assert!(stop.stderr.contains(&record), "{context}: {record}: {stop:?}");
+    }
     bait.assert_untouched(context);
     // The monitor could not record the exit either, and says so rather than write through.
     let container = tracked.inspect(&name, context)["containers"][0].clone();

@@ -16,11 +16,13 @@ use crate::host::Host;
 use crate::state::pod::{PodPhase, PodRecord};
 use crate::state::{self, PodPaths};
 use crate::sys::namespace::{self, NamespaceKind, Pins};
-use crate::sys::process::ProcessRecord;
+use crate::sys::process::{self, PidFd, ProcessRecord};
 use crate::sys::spawn::Spawn;
 
 /// How much of pause's stderr an error quotes.
 const SAID_LIMIT: u64 = 1024;
+/// How long a failed create waits for a pause that may be exiting, to tell which failed.
+const PAUSE_DEATH_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Options of `create`.
 #[derive(Clone, Debug, Default)]
@@ -93,14 +95,6 @@ impl Host {
         let Err(error) = started else {
             return Ok(());
         };
-        // A pause that died at once is the cause, whatever step noticed it: say what it said.
-        let error = match &record.pause {
-            Some(pause) if !pause.is_alive(&self.boot_id) => Error::PauseDied {
-                pod: record.name.clone(),
-                said: state::tail_of_log(&paths.pause_log(), SAID_LIMIT),
-            },
-            _ => error,
-        };
         if let Err(teardown) = self.teardown(paths, &record) {
             log::warn!(
                 "rolling back sandbox {:?} after a failed create: {}",
@@ -145,15 +139,35 @@ impl Host {
             })
             .map_err(|e| e.within(&format!("starting pause for sandbox {:?}", record.name)))?;
         log::debug!("sandbox {:?}: pause is pid {}", record.name, pause.pid());
-        for kind in kinds {
-            let pin = namespace::pin(&pause, kind, &paths.namespace(kind), &record.name)?;
+        self.pin_namespaces(paths, record, &pause, &kinds)
+            .map_err(|error| match process::wait_any(&[&pause], Some(PAUSE_DEATH_WAIT)) {
+                // A pause that died at once is the cause, whatever step noticed it (opening its
+                // namespaces may fail while it exits): say what it said.
+                Ok(exited) if !exited.is_empty() => Error::PauseDied {
+                    pod: record.name.clone(),
+                    said: state::tail_of_log(&paths.pause_log(), SAID_LIMIT),
+                },
+                _ => error,
+            })
+    }
+
+    /// Pins the namespaces of a running pause and records the pod `running`.
+    fn pin_namespaces(
+        &self,
+        paths: &PodPaths,
+        record: &mut PodRecord,
+        pause: &PidFd,
+        kinds: &[NamespaceKind],
+    ) -> Result<()> {
+        for &kind in kinds {
+            let pin = namespace::pin(pause, kind, &paths.namespace(kind), &record.name)?;
             record.namespaces.insert(kind, pin);
         }
         namespace::ensure_shared_mount(&self.netns_dir)?;
         let netns_path = self.netns_dir.join(&record.name);
         record.netns_path = Some(netns_path.clone());
         state::pod::save(paths, record)?;
-        if let Err(error) = namespace::pin(&pause, NamespaceKind::Net, &netns_path, &record.name) {
+        if let Err(error) = namespace::pin(pause, NamespaceKind::Net, &netns_path, &record.name) {
             // Whatever is at the path now is not ours (pin removes its own half-made file): the
             // rollback must not unmount it, e.g. an `ip netns add` of the same name meanwhile.
             record.netns_path = None;

@@ -8,7 +8,7 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::file::{check_private_dir, create_private_dir};
+use super::file::{check_private_dir, create_private_dir, tmp_path};
 use super::layout::{LOCKS_DIR, PodPaths};
 use super::lock::{self, PodLock};
 use super::validate_name;
@@ -67,14 +67,24 @@ impl Store {
     /// have removed it meanwhile); no lock file is left behind for a pod that does not exist.
     pub fn lock_pod(&self, name: &str) -> Result<PodLock> {
         let paths = self.pod(name)?;
+        let lock_path = self.lock_path(name);
         if std::fs::symlink_metadata(paths.dir()).is_err() {
+            // No pod. A lock file without one is what an `rm` killed between removing the
+            // directory and the lock file left: finish its job; never make a new one.
+            if std::fs::symlink_metadata(&lock_path).is_ok() {
+                let lock = PodLock::acquire(lock_path, name)?;
+                if std::fs::symlink_metadata(paths.dir()).is_err() {
+                    lock.remove_file();
+                }
+            }
             return Err(Error::PodNotFound(name.to_owned()));
         }
-        let lock = PodLock::acquire(self.lock_path(name), name)?;
+        let lock = PodLock::acquire(lock_path, name)?;
         if std::fs::symlink_metadata(paths.dir()).is_err() {
             lock.remove_file();
             return Err(Error::PodNotFound(name.to_owned()));
         }
+        sweep_temporary_records(&paths);
         Ok(lock)
     }
 
@@ -104,6 +114,29 @@ impl Store {
         }
         names.sort();
         Ok(names)
+    }
+}
+
+/// Removes the temporary files of record writes that a killed command left (between creating
+/// the file and renaming it); only commands holding the lock write records, so under the lock
+/// such a file is nobody's. The monitor's own temporary file is left alone: it writes without
+/// the lock.
+fn sweep_temporary_records(paths: &PodPaths) {
+    let mut leftovers = vec![tmp_path(&paths.state())];
+    if let Ok(entries) = std::fs::read_dir(paths.containers_dir()) {
+        leftovers.extend(entries.filter_map(|entry| {
+            let name = entry.ok()?.file_name();
+            let name = name.to_str()?;
+            validate_name("container name", name).ok()?;
+            Some(tmp_path(&paths.container(name).state()))
+        }));
+    }
+    for leftover in leftovers {
+        match std::fs::remove_file(&leftover) {
+            Ok(()) => log::debug!("removed {}, left by a command that died", leftover.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => log::warn!("removing {}: {e}", leftover.display()),
+        }
     }
 }
 

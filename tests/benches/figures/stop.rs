@@ -55,7 +55,7 @@ fn time_stop(
 ) -> Duration {
     let (took, report) = time_output(&mut lab.command(&["stop", pod, "-t", grace, "--json"]));
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-    let report = report.as_array().unwrap();
+    let report = report["containers"].as_array().unwrap();
     assert_eq!(report.len(), containers, "{report:?}");
     for container in report {
         assert!(
