@@ -1,7 +1,6 @@
 //! The host side of every operation: where state lives, which `pause` runs the pods, where
 //! `ip netns` looks for network namespaces, and which boot this is.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
@@ -81,53 +80,21 @@ pub fn check_pause_binary(path: &Path) -> Result<()> {
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(problem("not an executable file"));
     }
-    let mut header = Vec::with_capacity(4096);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(64 * 1024).read_to_end(&mut header))
-        .map_err(|e| problem(&format!("reading it: {e}")))?;
-    match elf_has_interpreter(&header) {
-        None => Err(problem("not a 64-bit little-endian ELF executable")),
-        Some(true) => Err(problem(
-            "dynamically linked; pause must be static (it is built for x86_64-unknown-linux-musl)",
-        )),
-        Some(false) => Ok(()),
+    let executable =
+        crate::binary::inspect_file(path).map_err(|e| problem(&crate::error_chain(&e)))?;
+    if let Some(loader) = &executable.interpreter {
+        return Err(problem(&format!(
+            "dynamically linked (it asks for {}); pause must be static (it is built for a \
+             *-linux-musl target)",
+            loader.display()
+        )));
     }
-}
-
-/// Whether a 64-bit little-endian ELF image has a PT_INTERP program header (a dynamic loader);
-/// `None` if `image` is not such an ELF or its program headers lie beyond `image`.
-fn elf_has_interpreter(image: &[u8]) -> Option<bool> {
-    const PT_INTERP: u32 = 3;
-    let u16_at = |at: usize| Some(u16::from_le_bytes(image.get(at..at + 2)?.try_into().ok()?));
-    let u32_at = |at: usize| Some(u32::from_le_bytes(image.get(at..at + 4)?.try_into().ok()?));
-    let u64_at = |at: usize| Some(u64::from_le_bytes(image.get(at..at + 8)?.try_into().ok()?));
-    // e_ident: magic, ELFCLASS64 (2), ELFDATA2LSB (1).
-    if image.get(..6)? != b"\x7fELF\x02\x01" {
-        return None;
-    }
-    let program_headers = usize::try_from(u64_at(0x20)?).ok()?; // e_phoff
-    let entry_size = usize::from(u16_at(0x36)?); // e_phentsize
-    let count = usize::from(u16_at(0x38)?); // e_phnum
-    let mut has_interpreter = false;
-    for index in 0..count {
-        has_interpreter |= u32_at(program_headers + index * entry_size)? == PT_INTERP;
-    }
-    Some(has_interpreter)
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_test_binary_is_static_and_a_script_is_not_elf() {
-        // Everything here is built for musl, including this test executable.
-        let exe = std::env::current_exe().unwrap();
-        let image = std::fs::read(&exe).unwrap();
-        assert_eq!(elf_has_interpreter(&image), Some(false));
-        assert_eq!(elf_has_interpreter(b"#!/bin/sh\n"), None);
-        assert_eq!(elf_has_interpreter(b""), None);
-    }
 
     #[test]
     fn a_dynamic_binary_is_refused() {

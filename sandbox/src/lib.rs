@@ -16,7 +16,7 @@
 //! | pure decisions | [`policy`] (the stop plan, with the clock passed in) |
 //! | records on disk | [`state`] (root, layout, locks, atomic JSON, phases) |
 //! | kernel primitives | [`sys`] (spawn, process identity and pidfds, namespaces) |
-//! | values | [`command`], [`exit`], [`error`] |
+//! | values | [`command`], [`exit`], [`error`], [`binary`] (what an executable is) |
 //!
 //! Every capability is a method of [`Host`]; the `sandbox` binary is a thin CLI over them.
 //! See ARCHITECTURE.md for the syscall sequence of each operation.

@@ -269,7 +269,10 @@ fn symlinks_planted_at_state_files_are_never_followed() {
     assert_exit!(stop, 0);
     for record in ["state.json", "containers/c/state.json"] {
         let record = pod.join(record).display().to_string();
-        assert!(stop.stderr.contains(&record), "{context}: {record}: {stop:?}");
+        assert!(
+            stop.stderr.contains(&record),
+            "{context}: {record}: {stop:?}"
+        );
     }
     bait.assert_untouched(context);
     // The monitor could not record the exit either, and says so rather than write through.

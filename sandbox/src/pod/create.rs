@@ -140,15 +140,17 @@ impl Host {
             .map_err(|e| e.within(&format!("starting pause for sandbox {:?}", record.name)))?;
         log::debug!("sandbox {:?}: pause is pid {}", record.name, pause.pid());
         self.pin_namespaces(paths, record, &pause, &kinds)
-            .map_err(|error| match process::wait_any(&[&pause], Some(PAUSE_DEATH_WAIT)) {
-                // A pause that died at once is the cause, whatever step noticed it (opening its
-                // namespaces may fail while it exits): say what it said.
-                Ok(exited) if !exited.is_empty() => Error::PauseDied {
-                    pod: record.name.clone(),
-                    said: state::tail_of_log(&paths.pause_log(), SAID_LIMIT),
+            .map_err(
+                |error| match process::wait_any(&[&pause], Some(PAUSE_DEATH_WAIT)) {
+                    // A pause that died at once is the cause, whatever step noticed it (opening its
+                    // namespaces may fail while it exits): say what it said.
+                    Ok(exited) if !exited.is_empty() => Error::PauseDied {
+                        pod: record.name.clone(),
+                        said: state::tail_of_log(&paths.pause_log(), SAID_LIMIT),
+                    },
+                    _ => error,
                 },
-                _ => error,
-            })
+            )
     }
 
     /// Pins the namespaces of a running pause and records the pod `running`.

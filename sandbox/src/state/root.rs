@@ -133,7 +133,10 @@ fn sweep_temporary_records(paths: &PodPaths) {
     }
     for leftover in leftovers {
         match std::fs::remove_file(&leftover) {
-            Ok(()) => log::debug!("removed {}, left by a command that died", leftover.display()),
+            Ok(()) => log::debug!(
+                "removed {}, left by a command that died",
+                leftover.display()
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => log::warn!("removing {}: {e}", leftover.display()),
         }
