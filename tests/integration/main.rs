@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod control;
 mod faults;
 mod image;
 mod pause;
+mod regressions;
 mod sandbox_containers;
 mod sandbox_lifecycle;
 mod security;

@@ -146,7 +146,7 @@ impl Host {
                     // namespaces may fail while it exits): say what it said.
                     Ok(exited) if !exited.is_empty() => Error::PauseDied {
                         pod: record.name.clone(),
-                        said: state::tail_of_log(&paths.pause_log(), SAID_LIMIT),
+                        said: state::head_of_log(&paths.pause_log(), SAID_LIMIT),
                     },
                     _ => error,
                 },

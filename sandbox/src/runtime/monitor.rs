@@ -87,7 +87,7 @@ impl Runtime for PauseMonitor {
             return Err(Error::MonitorDied {
                 container: record.name.clone(),
                 monitor_pid,
-                said: state::tail_of_log(&paths.stderr(), SAID_LIMIT),
+                said: state::head_of_log(&paths.stderr(), SAID_LIMIT),
             });
         };
         if errno != 0 {

@@ -90,22 +90,27 @@ pub fn open_log(path: &Path) -> Result<File> {
         .context(|| format!("opening log file {}", path.display()))
 }
 
-/// The end of a log, at most `limit` bytes, trimmed: what a process that died at once said.
-pub(crate) fn tail_of_log(path: &Path, limit: u64) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut file) = open_nofollow(OpenOptions::new().read(true), path) else {
+/// The first lines of a log, at most `limit` bytes, joined by "; ": what a process that died
+/// at once said (an error comes first; a usage text after it adds little).
+pub(crate) fn head_of_log(path: &Path, limit: u64) -> String {
+    use std::io::Read;
+    const LINES: usize = 3;
+    let Ok(file) = open_nofollow(OpenOptions::new().read(true), path) else {
         return String::new();
     };
-    let length = file.metadata().map_or(0, |m| m.len());
     let mut text = Vec::new();
-    let _ = file
-        .seek(SeekFrom::Start(length.saturating_sub(limit)))
-        .and_then(|_| file.read_to_end(&mut text));
-    String::from_utf8_lossy(&text)
-        .trim()
+    let _ = file.take(limit).read_to_end(&mut text);
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text
         .lines()
-        .collect::<Vec<_>>()
-        .join("; ")
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut said = lines[..lines.len().min(LINES)].join("; ");
+    if lines.len() > LINES {
+        said.push_str("; ...");
+    }
+    said
 }
 
 /// Creates a directory with mode 0700; an existing one is checked instead.
