@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end: build everything, then a demo pod. Creates a pod, joins three app
-# containers and an exec to it, shows that they share its namespaces, and stops it the
-# Kubernetes way: stop signal, grace period, SIGKILL, with the exit codes each container got.
+# containers and an exec to it, shows that they share its namespaces, stops and removes one
+# container on its own, leaves an exec session running without its CLI, and stops the pod the
+# Kubernetes way: stop signal, grace period, SIGKILL, with the exit codes each container got and
+# what became of the exec session.
 # Run as root on Debian 12: `sudo sandbox/demo.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +46,27 @@ for ns in net ipc uts pid; do
 done
 step "$sandbox" ps
 step ip netns exec "$pod" ip -brief address
+
+# One container at a time: stop it with the pod's policy, remove it, reuse its name.
+step "$sandbox" run "$pod" --name batch -- sh -c 'echo batch: working; sleep 1000'
+step "$sandbox" stop "$pod" batch --timeout 1
+step "$sandbox" rm "$pod" batch
+step "$sandbox" run "$pod" --name batch -- sh -c 'echo batch: second run; exit 3'
+
+# An exec session whose CLI is gone is still named: inspect shows it, stop ends and reports it.
+"$sandbox" exec "$pod" -- sleep 1000 </dev/null >/dev/null 2>&1 &
+exec_cli=$!
+for _ in $(seq 50); do
+  "$sandbox" inspect "$pod" | grep -q '"sleep"' && break
+  sleep 0.1
+done
+kill -KILL "$exec_cli"; wait "$exec_cli" 2>/dev/null || true
+echo
+echo "exec sessions (inspect):"
+"$sandbox" inspect "$pod" | sed -n '/"execs"/,/^  \]/p'
+
 step "$sandbox" stop "$pod" --timeout 2
 step "$sandbox" logs "$pod" polite
 step "$sandbox" rm "$pod"
 echo
-echo "demo: done; expected exit codes: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period)"
+echo "demo: done; expected: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period), batch 3, and the exec session ended with SIGKILL"
