@@ -515,3 +515,74 @@ fn d18_state_writes_make_no_fsync() {
     );
     assert_exit!(root.sandbox(&["rm", "--force", &name]), 0);
 }
+
+// ---- 11: a Ctrl-C typed at a terminal reaches an exec'd command once ----
+
+#[test]
+fn d11_a_ctrl_c_typed_at_the_terminal_reaches_an_exec_command_once() {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+
+    require_root();
+    let pod = Pod::create(&[]);
+    let pty = nix::pty::openpty(None, None).unwrap();
+    // Counts the SIGINTs it gets: after the first, it waits half a second for a second one.
+    let script = "n=0; trap 'n=$((n+1))' INT; echo ready; \
+                  while [ $n -eq 0 ]; do sleep 0.05; done; sleep 0.5; echo \"total $n\"";
+    let mut cmd = sandbox_command(pod.root());
+    cmd.args(["exec", pod.name(), "--", "sh", "-c", script])
+        .stdin(pty.slave.try_clone().unwrap())
+        .stdout(pty.slave.try_clone().unwrap())
+        .stderr(pty.slave.try_clone().unwrap());
+    // SAFETY: setsid and ioctl are async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()?;
+            // The terminal on stdin becomes the session's controlling terminal.
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let mut child = cmd.spawn().unwrap();
+    drop(pty.slave);
+    let mut master = std::fs::File::from(pty.master);
+    let mut seen = String::new();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let mut reader = master.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0
+                || tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut pump = |seen: &mut String| {
+        while let Ok(chunk) = rx.try_recv() {
+            seen.push_str(&chunk);
+        }
+    };
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            pump(&mut seen);
+            seen.contains("ready")
+        }),
+        "no ready: {seen:?}"
+    );
+    master.write_all(b"\x03").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            pump(&mut seen);
+            seen.contains("total")
+        }),
+        "no total: {seen:?}"
+    );
+    assert!(seen.contains("total 1"), "SIGINT count: {seen:?}");
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{seen:?}");
+}
