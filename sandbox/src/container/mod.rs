@@ -87,6 +87,25 @@ impl Container {
         })
     }
 
+    /// Checks container names given on the command line, before anything is locked.
+    pub fn validate_names(names: &[String]) -> Result<()> {
+        names
+            .iter()
+            .try_for_each(|name| validate_name("container name", name))
+    }
+
+    /// Reads the named containers of a pod, each once, sorted by name; the first name that is
+    /// no container of the pod is an error.
+    pub fn load_named(pod: &PodPaths, names: &[String]) -> Result<Vec<Container>> {
+        let mut unique = names.to_vec();
+        unique.sort();
+        unique.dedup();
+        unique
+            .iter()
+            .map(|name| Container::load(pod, name))
+            .collect()
+    }
+
     /// Reads every container of a pod, sorted by name. A corrupt record is an error, or with
     /// `lenient` (teardown) a warning.
     pub fn load_all(pod: &PodPaths, lenient: bool) -> Result<Vec<Container>> {

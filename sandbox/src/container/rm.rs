@@ -7,7 +7,7 @@ use super::Container;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::kill;
-use crate::state::{self, validate_name};
+use crate::state;
 
 impl Host {
     /// Kills whatever still runs of a container (through verified pidfds) and removes its
@@ -29,18 +29,10 @@ impl Host {
     /// stops it first. Nothing is removed unless every name is a container of the pod.
     pub fn remove_containers(&self, pod: &str, names: &[String], force: bool) -> Result<()> {
         let paths = self.store.pod(pod)?;
-        for name in names {
-            validate_name("container name", name)?;
-        }
+        Container::validate_names(names)?;
         let _lock = self.store.lock_pod(pod)?;
         state::pod::load(&paths)?;
-        let mut unique = names.to_vec();
-        unique.sort();
-        unique.dedup();
-        let mut containers = unique
-            .iter()
-            .map(|name| Container::load(&paths, name))
-            .collect::<Result<Vec<_>>>()?;
+        let mut containers = Container::load_named(&paths, names)?;
         let running: Vec<usize> = (0..containers.len())
             .filter(|&i| containers[i].may_be_running(&self.boot_id))
             .collect();

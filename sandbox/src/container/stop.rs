@@ -13,7 +13,7 @@ use crate::policy::stop::{ContainerReport, OthersReport, Step, StopPlan, StopRep
 use crate::runtime;
 use crate::state::container::ContainerPhase;
 use crate::state::pod::PodPhase;
-use crate::state::{self, validate_name};
+use crate::state;
 use crate::sys::process::{self, PidFd};
 
 /// One container being stopped: pidfds on its main process and on its monitor.
@@ -149,9 +149,7 @@ impl Host {
         grace: Duration,
     ) -> Result<StopReport> {
         let paths = self.store.pod(pod)?;
-        for name in names {
-            validate_name("container name", name)?;
-        }
+        Container::validate_names(names)?;
         let _lock = self.store.lock_pod(pod)?;
         let record = state::pod::load(&paths)?;
         if record.phase == PodPhase::Creating {
@@ -161,13 +159,7 @@ impl Host {
                     .to_owned(),
             });
         }
-        let mut unique = names.to_vec();
-        unique.sort();
-        unique.dedup();
-        let mut containers = unique
-            .iter()
-            .map(|name| Container::load(&paths, name))
-            .collect::<Result<Vec<_>>>()?;
+        let mut containers = Container::load_named(&paths, names)?;
         let containers = self.stop_loaded(&mut containers, grace)?;
         Ok(StopReport {
             pod: pod.to_owned(),
