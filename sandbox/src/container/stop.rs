@@ -11,9 +11,9 @@ use crate::exit;
 use crate::host::Host;
 use crate::policy::stop::{ContainerReport, OthersReport, Step, StopPlan, StopReport};
 use crate::runtime;
+use crate::state;
 use crate::state::container::ContainerPhase;
 use crate::state::pod::PodPhase;
-use crate::state;
 use crate::sys::process::{self, PidFd};
 
 /// One container being stopped: pidfds on its main process and on its monitor.

@@ -5,8 +5,8 @@ use super::Container;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::runtime;
+use crate::state;
 use crate::state::container::ExitRecord;
-use crate::state::{self};
 use crate::sys::process;
 
 impl Host {
