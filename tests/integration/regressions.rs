@@ -563,7 +563,7 @@ fn d11_a_ctrl_c_typed_at_the_terminal_reaches_an_exec_command_once() {
             }
         }
     });
-    let mut pump = |seen: &mut String| {
+    let pump = |seen: &mut String| {
         while let Ok(chunk) = rx.try_recv() {
             seen.push_str(&chunk);
         }
