@@ -526,9 +526,14 @@ fn d11_a_ctrl_c_typed_at_the_terminal_reaches_an_exec_command_once() {
     require_root();
     let pod = Pod::create(&[]);
     let pty = nix::pty::openpty(None, None).unwrap();
-    // Counts the SIGINTs it gets: after the first, it waits half a second for a second one.
-    let script = "n=0; trap 'n=$((n+1))' INT; echo ready; \
-                  while [ $n -eq 0 ]; do sleep 0.05; done; sleep 0.5; echo \"total $n\"";
+    // The command says which process group it is in and which one has the terminal: its own,
+    // or else the terminal's Ctrl-C reaches sandbox and pause too, which forward it again.
+    // Then it counts the SIGINTs it gets, in busy loops of builtins (a shell runs a trap
+    // between two commands; waiting on an external command would merge repeated signals).
+    let script = "set -- $(ps -o pgid=,tpgid= -p $$); echo \"groups pid=$$ pgid=$1 tpgid=$2\"; \
+                  n=0; trap 'n=$((n+1))' INT; echo ready; \
+                  while [ $n -eq 0 ]; do :; done; \
+                  i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo \"total $n\"";
     let mut cmd = sandbox_command(pod.root());
     cmd.args(["exec", pod.name(), "--", "sh", "-c", script])
         .stdin(pty.slave.try_clone().unwrap())
@@ -574,6 +579,19 @@ fn d11_a_ctrl_c_typed_at_the_terminal_reaches_an_exec_command_once() {
             seen.contains("ready")
         }),
         "no ready: {seen:?}"
+    );
+    let groups = seen
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("groups "))
+        .unwrap_or_else(|| panic!("no groups line: {seen:?}"))
+        .to_owned();
+    let ids: Vec<&str> = groups
+        .split_whitespace()
+        .map(|field| field.split('=').nth(1).unwrap())
+        .collect();
+    assert!(
+        ids[0] == ids[1] && ids[1] == ids[2],
+        "the command is not the terminal's foreground group of its own: {groups}"
     );
     master.write_all(b"\x03").unwrap();
     assert!(
