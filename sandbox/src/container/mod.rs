@@ -12,14 +12,24 @@ mod wait;
 
 use serde::{Deserialize, Serialize};
 
-pub use run::RunOptions;
-
+use crate::command::CommandSpec;
 use crate::error::{Context, Error, Result};
 use crate::exit;
 use crate::host::Host;
 use crate::runtime::{self, Processes};
 use crate::state::container::{ContainerPhase, ContainerRecord, ExitRecord};
 use crate::state::{self, ContainerPaths, PodPaths, validate_name};
+
+/// Options of `run`.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Container name.
+    pub name: String,
+    /// The command and its settings.
+    pub command: CommandSpec,
+    /// Signal that `stop` sends first (default SIGTERM).
+    pub stop_signal: i32,
+}
 
 /// What a container is doing, as `inspect` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,24 +5,12 @@
 //! A failure removes what was made (processes by verified pidfd, then the directory), after
 //! the error has taken what the container said, so its reason is never lost with its logs.
 
-use super::{Container, ContainerStatus};
-use crate::command::CommandSpec;
+use super::{Container, ContainerStatus, RunOptions};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::runtime::{self, Launch};
 use crate::state::container::{ContainerPhase, ContainerRecord, RuntimeKind};
 use crate::state::{self, validate_name};
-
-/// Options of `run`.
-#[derive(Clone, Debug)]
-pub struct RunOptions {
-    /// Container name.
-    pub name: String,
-    /// The command and its settings.
-    pub command: CommandSpec,
-    /// Signal that `stop` sends first (default SIGTERM).
-    pub stop_signal: i32,
-}
 
 impl Host {
     /// Starts a container in a running pod. Returns once its command has been exec'd.

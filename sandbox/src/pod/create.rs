@@ -10,7 +10,7 @@
 
 use std::os::fd::AsFd;
 
-use super::PodStatus;
+use super::{CreateOptions, PodStatus};
 use crate::error::{Context, Error, Result};
 use crate::host::Host;
 use crate::state::pod::{PodPhase, PodRecord};
@@ -23,17 +23,6 @@ use crate::sys::spawn::Spawn;
 const SAID_LIMIT: u64 = 1024;
 /// How long a failed create waits for a pause that may be exiting, to tell which failed.
 const PAUSE_DEATH_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Options of `create`.
-#[derive(Clone, Debug, Default)]
-pub struct CreateOptions {
-    /// Pod name.
-    pub name: String,
-    /// Hostname; the pod name when not given.
-    pub hostname: Option<String>,
-    /// Give the pod a PID namespace of its own, with pause as PID 1.
-    pub share_pid: bool,
-}
 
 impl Host {
     /// Creates and starts a pod.

@@ -8,32 +8,14 @@
 
 use std::os::fd::AsFd;
 
+use super::ExecSession;
 use crate::command::CommandSpec;
 use crate::error::{Error, Result};
 use crate::host::Host;
+use crate::state;
 use crate::state::exec::{self, ExecRecord};
-use crate::state::{self, PodPaths};
-use crate::sys::process::{PidFd, ProcessRecord};
+use crate::sys::process::ProcessRecord;
 use crate::sys::spawn::Spawn;
-
-/// A running `exec` session: its launcher, and the record that names it.
-#[derive(Debug)]
-pub struct ExecSession {
-    launcher: PidFd,
-    paths: PodPaths,
-}
-
-impl ExecSession {
-    /// The launcher's pidfd (the command runs as its child).
-    pub fn launcher(&self) -> &PidFd {
-        &self.launcher
-    }
-
-    /// Removes the session's record, once the launcher has been waited for.
-    pub fn finish(self) -> Result<()> {
-        exec::remove(&self.paths, self.launcher.pid())
-    }
-}
 
 impl Host {
     /// Starts `command` inside the pod's namespaces; the caller waits for the launcher.

@@ -15,11 +15,41 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use create::CreateOptions;
-pub use exec::ExecSession;
-
 use crate::container::ContainerStatus;
+use crate::error::Result;
+use crate::state::PodPaths;
 use crate::sys::namespace::{NamespaceKind, Pin};
+use crate::sys::process::PidFd;
+
+/// Options of `create`.
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    /// Pod name.
+    pub name: String,
+    /// Hostname; the pod name when not given.
+    pub hostname: Option<String>,
+    /// Give the pod a PID namespace of its own, with pause as PID 1.
+    pub share_pid: bool,
+}
+
+/// A running `exec` session: its launcher, and the record that names it.
+#[derive(Debug)]
+pub struct ExecSession {
+    launcher: PidFd,
+    paths: PodPaths,
+}
+
+impl ExecSession {
+    /// The launcher's pidfd (the command runs as its child).
+    pub fn launcher(&self) -> &PidFd {
+        &self.launcher
+    }
+
+    /// Removes the session's record, once the launcher has been waited for.
+    pub fn finish(self) -> Result<()> {
+        crate::state::exec::remove(&self.paths, self.launcher.pid())
+    }
+}
 
 /// What a pod is doing, as `inspect` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
