@@ -39,6 +39,20 @@ impl Drop for IpNetns {
     }
 }
 
+/// Removes pod `name` from `root` with `sandbox rm --force` when dropped, so a test that fails
+/// halfway leaves no pause running (for tests that work with a root of their own rather than a
+/// [`Pod`]).
+struct RemovedOnDrop {
+    root: PathBuf,
+    name: String,
+}
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = sandbox(&self.root, &["rm", "--force", &self.name]);
+    }
+}
+
 /// A state root on a tmpfs of its own, small enough to fill; unmounted on drop.
 struct SmallFs {
     mount_point: PathBuf,
@@ -231,6 +245,10 @@ fn d04_stop_stops_a_pod_on_a_full_state_file_system_and_keeps_the_exit_code() {
     let root = fs.root();
     let sandbox = |args: &[&str]| sandbox(&root, args);
     let name = unique_name("full");
+    let _cleanup = RemovedOnDrop {
+        root: root.clone(),
+        name: name.clone(),
+    };
     assert_exit!(sandbox(&["create", &name]), 0);
     assert_exit!(
         sandbox(&["run", &name, "--name", "app", "--", "sleep", "1000"]),
@@ -335,6 +353,10 @@ fn d07_a_relative_root_works_from_any_directory() {
     require_root();
     let base = StateRoot::new();
     let name = unique_name("rel");
+    let _cleanup = RemovedOnDrop {
+        root: base.path().join("relative-root"),
+        name: name.clone(),
+    };
     let mut create = sandbox_command(Path::new("relative-root"));
     create.current_dir(base.path()).args(["create", &name]);
     assert_exit!(run_with_timeout(create, b"", Duration::from_secs(60)), 0);
@@ -447,6 +469,10 @@ fn d14_a_name_that_is_no_hostname_says_so_and_negative_numbers_are_values() {
     require_root();
     let root = StateRoot::new();
     let name = format!("{}-", unique_name("host"));
+    let _cleanup = RemovedOnDrop {
+        root: root.path().to_owned(),
+        name: name.clone(),
+    };
     let refused = root.sandbox(&["create", &name]);
     assert_exit!(refused, 125);
     assert!(refused.stderr.contains("--hostname"), "{refused:?}");
@@ -465,6 +491,10 @@ fn d15_a_pause_that_dies_at_once_is_reported_with_what_it_said() {
     require_root();
     let root = StateRoot::new();
     let name = unique_name("dies");
+    let _cleanup = RemovedOnDrop {
+        root: root.path().to_owned(),
+        name: name.clone(),
+    };
     // A static binary that is no pause: it prints a usage error and exits. Each mount of a pin
     // is slowed down, so that it has exited by the time the second namespace is opened.
     let mut cmd = Command::new("strace");
@@ -498,6 +528,10 @@ fn d18_state_writes_make_no_fsync() {
     require_root();
     let root = StateRoot::new();
     let name = unique_name("sync");
+    let _cleanup = RemovedOnDrop {
+        root: root.path().to_owned(),
+        name: name.clone(),
+    };
     let mut cmd = Command::new("strace");
     cmd.args(["-qq", "-c", "-U", "name,calls"])
         .args(["-e", "trace=fsync,fdatasync,sync_file_range,syncfs"])
