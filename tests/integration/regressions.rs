@@ -552,6 +552,17 @@ fn d18_state_writes_make_no_fsync() {
 
 // ---- 11: a Ctrl-C typed at a terminal reaches an exec'd command once ----
 
+/// In a child before exec: a session of its own, whose controlling terminal is the one on
+/// stdin (as a login shell has it).
+fn take_the_terminal() -> std::io::Result<()> {
+    nix::unistd::setsid()?;
+    // SAFETY: TIOCSCTTY on stdin takes an integer argument; no memory is passed.
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[test]
 fn d11_a_ctrl_c_typed_at_the_terminal_reaches_an_exec_command_once() {
     use std::io::{Read, Write};
@@ -573,17 +584,8 @@ fn d11_a_ctrl_c_typed_at_the_terminal_reaches_an_exec_command_once() {
         .stdin(pty.slave.try_clone().unwrap())
         .stdout(pty.slave.try_clone().unwrap())
         .stderr(pty.slave.try_clone().unwrap());
-    // SAFETY: setsid and ioctl are async-signal-safe; the closure allocates nothing.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()?;
-            // The terminal on stdin becomes the session's controlling terminal.
-            if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        })
-    };
+    // SAFETY: the hook only makes async-signal-safe system calls and allocates nothing.
+    unsafe { cmd.pre_exec(take_the_terminal) };
     let mut child = cmd.spawn().unwrap();
     drop(pty.slave);
     let mut master = std::fs::File::from(pty.master);

@@ -98,7 +98,6 @@ impl Host {
     fn start_pod(&self, paths: &PodPaths, record: &mut PodRecord) -> Result<()> {
         state::create_private_dir(&paths.ns_dir())?;
         state::create_private_dir(&paths.containers_dir())?;
-        state::create_private_dir(&paths.execs_dir())?;
         let mut kinds = vec![NamespaceKind::Ipc, NamespaceKind::Uts, NamespaceKind::Net];
         if record.share_pid {
             kinds.push(NamespaceKind::Pid);

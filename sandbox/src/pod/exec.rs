@@ -30,7 +30,6 @@ impl Host {
             .iter()
             .map(|(file, kind)| (file.as_fd(), kind.clone_flag()))
             .collect();
-        state::create_private_dir(&paths.execs_dir())?;
         let launcher = Spawn::new(
             &self.pause,
             command.pause_args(&[]),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::ContainerStatus;
 use crate::error::Result;
+use crate::host::Host;
 use crate::state::PodPaths;
 use crate::sys::namespace::{NamespaceKind, Pin};
 use crate::sys::process::PidFd;
@@ -45,8 +46,14 @@ impl ExecSession {
         &self.launcher
     }
 
-    /// Removes the session's record, once the launcher has been waited for.
-    pub fn finish(self) -> Result<()> {
+    /// Removes the session's record, once the launcher has been waited for. A pod removed
+    /// meanwhile took the record with it.
+    pub fn finish(self, host: &Host) -> Result<()> {
+        let _lock = match host.store.lock_pod(self.paths.name()) {
+            Ok(lock) => lock,
+            Err(crate::Error::PodNotFound(_)) => return Ok(()),
+            Err(error) => return Err(error),
+        };
         crate::state::exec::remove(&self.paths, self.launcher.pid())
     }
 }

@@ -2,10 +2,14 @@
 //! before its launcher may run (the spawn handshake), removed by the CLI when it ends. A CLI
 //! killed meanwhile leaves the record, so the session is never running unnamed: `inspect`
 //! shows it, and `stop` names it in its report when it ends it.
+//!
+//! The directory exists only while there are records: every `inspect` and `ps` looks for
+//! sessions, and a directory that is not there costs one failed `open`, where an empty one
+//! costs a listing. It is made and removed under the pod's lock only.
 
 use serde::{Deserialize, Serialize};
 
-use super::file::{read_json, remove_if_present, write_json};
+use super::file::{create_private_dir, read_json, remove_if_present, write_json};
 use super::layout::PodPaths;
 use crate::error::{Context, Result};
 use crate::sys::process::ProcessRecord;
@@ -21,14 +25,32 @@ pub struct ExecRecord {
     pub started_at: String,
 }
 
-/// Writes the record of a session.
+/// Writes the record of a session (the caller holds the pod's lock).
 pub fn save(paths: &PodPaths, record: &ExecRecord) -> Result<()> {
+    create_private_dir(&paths.execs_dir())?;
     write_json(&paths.exec(record.launcher.pid), record)
 }
 
-/// Removes the record of the session whose launcher is `pid`.
+/// Removes the record of the session whose launcher is `pid`, and the directory with the last
+/// one (the caller holds the pod's lock).
 pub fn remove(paths: &PodPaths, pid: i32) -> Result<()> {
-    remove_if_present(&paths.exec(pid))
+    remove_if_present(&paths.exec(pid))?;
+    remove_dir_if_empty(&paths.execs_dir())
+}
+
+/// Removes `dir` if it is empty; one that is not, or is gone already, is fine.
+fn remove_dir_if_empty(dir: &std::path::Path) -> Result<()> {
+    match std::fs::remove_dir(dir) {
+        Err(e)
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty
+            ) =>
+        {
+            Err(e).context(|| format!("removing {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The sessions of a pod whose launcher is still running, by PID. With `prune` (the caller
@@ -56,9 +78,12 @@ pub fn running(paths: &PodPaths, boot_id: &str, prune: bool) -> Result<Vec<ExecR
             Ok(Some(record)) if record.launcher.pid == pid && record.launcher.is_alive(boot_id) => {
                 sessions.push(record)
             }
-            Ok(_) | Err(_) if prune => remove(paths, pid)?,
+            Ok(_) | Err(_) if prune => remove_if_present(&paths.exec(pid))?,
             _ => {}
         }
+    }
+    if prune && sessions.is_empty() {
+        remove_dir_if_empty(&dir)?;
     }
     sessions.sort_by_key(|s| s.launcher.pid);
     Ok(sessions)

@@ -144,14 +144,12 @@ impl PodRecord {
 /// and removed last): it reads as a stand-in record in `creating`, so commands report it as
 /// interrupted and `rm` or the next `create` finish it off.
 pub fn load(paths: &PodPaths) -> Result<PodRecord> {
-    match std::fs::symlink_metadata(paths.dir()) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::PodNotFound(paths.name().to_owned()));
+    check_real_dir(paths.dir()).map_err(|error| match error {
+        Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Error::PodNotFound(paths.name().to_owned())
         }
-        _ => {
-            check_real_dir(paths.dir())?;
-        }
-    }
+        other => other,
+    })?;
     Ok(read_json(&paths.state())?.unwrap_or_else(|| stand_in(paths.name())))
 }
 
