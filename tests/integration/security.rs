@@ -250,8 +250,8 @@ fn symlinks_planted_at_state_files_are_never_followed() {
     tracked.remove_and_check(&name, context);
     bait.assert_untouched(context);
 
-    // The temporary files of atomic writes: sandbox's (stop writes the pod's and the
-    // container's state.json) and the monitor's (exit.json.tmp, when the container ends).
+    // The temporary files of atomic writes: sandbox's (of the pod's and the containers'
+    // state.json) and the monitor's (exit.json.tmp, when the container ends).
     // The command that takes the pod's lock removes sandbox's temporary files (a killed
     // writer leaves them), so links planted there are removed, never followed.
     let name = pod_with_container(&tracked);

@@ -31,8 +31,8 @@ impl Host {
         let paths = self.store.pod(pod)?;
         Container::validate_names(names)?;
         let _lock = self.store.lock_pod(pod)?;
-        state::pod::load(&paths)?;
-        let mut containers = Container::load_named(&paths, names)?;
+        let mut record = state::pod::load(&paths)?;
+        let containers = Container::load_named(&paths, names)?;
         let running: Vec<usize> = (0..containers.len())
             .filter(|&i| containers[i].may_be_running(&self.boot_id))
             .collect();
@@ -43,11 +43,13 @@ impl Host {
                     container: containers[first].record.name.clone(),
                 });
             }
-            self.stop_loaded(&mut containers, Duration::ZERO)?;
+            self.stop_loaded(&containers, Duration::ZERO, &record.stop.containers)?;
         }
         for container in &containers {
             self.discard_container(container)?;
+            record.stop.containers.remove(&container.record.name);
         }
-        Ok(())
+        // Their reports go with them: a new container of the same name starts afresh.
+        state::pod::save(&paths, &record)
     }
 }

@@ -55,7 +55,6 @@ impl Host {
             process: None,
             pid: None,
             started_at: None,
-            stop: None,
         };
         let save = |record: &ContainerRecord| state::write_json(&paths.state(), record);
         let launch = Launch {

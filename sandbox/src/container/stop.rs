@@ -1,8 +1,10 @@
 //! `stop` of containers: the driver of [`StopPlan`]. It opens verified pidfds, sends the stop
 //! signals and SIGKILLs the plan asks for, waits on the pidfds until the plan's deadlines, and
-//! records each container's report in its record (phase `stopped`), so a later stop repeats
-//! it. A record that cannot be written (a full file system) costs a warning, never the stop.
+//! reports how each container ended. The reports are kept in the pod's record, one write for
+//! all of them, so a later stop repeats them. A record that cannot be written (a full file
+//! system) costs a warning, never the stop.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::Container;
@@ -12,7 +14,6 @@ use crate::host::Host;
 use crate::policy::stop::{ContainerReport, OthersReport, Step, StopPlan, StopReport};
 use crate::runtime;
 use crate::state;
-use crate::state::container::ContainerPhase;
 use crate::state::pod::PodPhase;
 use crate::sys::process::{self, PidFd};
 
@@ -32,21 +33,18 @@ impl Target {
 }
 
 impl Host {
-    /// Stops the given containers of a pod, with one grace period for all of them; the caller
-    /// holds the pod's lock. Containers stopped before keep the report of that stop.
+    /// Stops the given containers of a pod, with one grace period for all of them, and returns
+    /// their reports; the caller holds the pod's lock and records the reports. A container
+    /// that an earlier stop reported on (in `reported`) keeps that report.
     pub(crate) fn stop_loaded(
         &self,
-        containers: &mut [Container],
+        containers: &[Container],
         grace: Duration,
+        reported: &BTreeMap<String, ContainerReport>,
     ) -> Result<Vec<ContainerReport>> {
         let mut reports: Vec<Option<ContainerReport>> = containers
             .iter()
-            .map(|c| {
-                c.record
-                    .stop
-                    .clone()
-                    .filter(|_| c.record.phase == ContainerPhase::Stopped)
-            })
+            .map(|c| reported.get(&c.record.name).cloned())
             .collect();
         let mut targets = Vec::new();
         for (index, container) in containers.iter().enumerate() {
@@ -114,28 +112,17 @@ impl Host {
 
         let now = Instant::now();
         for (t, target) in targets.iter().enumerate() {
-            let container = &mut containers[target.index];
+            let container = &containers[target.index];
             let exit = runtime::of(container.record.runtime).exit(&container.paths)?;
             let (ended, elapsed) = plan.ending(t, exit.map(|e| e.signal), now);
-            let report = ContainerReport {
+            reports[target.index] = Some(ContainerReport {
                 name: container.record.name.clone(),
                 exit_code: exit.map(|e| e.exit_code),
                 signal: exit.and_then(|e| e.signal).map(exit::signal_name),
                 ended,
                 stop_signal: exit::signal_name(container.record.stop_signal),
                 elapsed_ms: elapsed.as_secs_f64() * 1000.0,
-            };
-            container.record.stop = Some(report.clone());
-            if container.record.set_phase(ContainerPhase::Stopped).is_ok() {
-                if let Err(error) = state::write_json(&container.paths.state(), &container.record) {
-                    log::warn!(
-                        "container {:?} is stopped, but its report could not be recorded: {}",
-                        container.record.name,
-                        crate::error_chain(&error)
-                    );
-                }
-            }
-            reports[target.index] = Some(report);
+            });
         }
         Ok(reports.into_iter().flatten().collect())
     }
@@ -151,7 +138,7 @@ impl Host {
         let paths = self.store.pod(pod)?;
         Container::validate_names(names)?;
         let _lock = self.store.lock_pod(pod)?;
-        let record = state::pod::load(&paths)?;
+        let mut record = state::pod::load(&paths)?;
         if record.phase == PodPhase::Creating {
             return Err(Error::PodNotRunning {
                 pod: pod.to_owned(),
@@ -159,8 +146,15 @@ impl Host {
                     .to_owned(),
             });
         }
-        let mut containers = Container::load_named(&paths, names)?;
-        let containers = self.stop_loaded(&mut containers, grace)?;
+        let containers = Container::load_named(&paths, names)?;
+        let containers = self.stop_loaded(&containers, grace, &record.stop.containers)?;
+        for report in &containers {
+            record
+                .stop
+                .containers
+                .insert(report.name.clone(), report.clone());
+        }
+        state::pod::save_or_warn(&paths, &record);
         Ok(StopReport {
             pod: pod.to_owned(),
             containers,

@@ -13,7 +13,7 @@ use std::os::fd::AsFd;
 use super::{CreateOptions, PodStatus};
 use crate::error::{Context, Error, Result};
 use crate::host::Host;
-use crate::state::pod::{PodPhase, PodRecord};
+use crate::state::pod::{PodPhase, PodRecord, StopRecord};
 use crate::state::{self, PodPaths};
 use crate::sys::namespace::{self, NamespaceKind, Pins};
 use crate::sys::process::{self, PidFd, ProcessRecord};
@@ -77,7 +77,7 @@ impl Host {
             netns_path: None,
             created_at: state::now_rfc3339(),
             stopped_at: None,
-            stop: None,
+            stop: StopRecord::default(),
         };
         let started =
             state::pod::save(paths, &record).and_then(|()| self.start_pod(paths, &mut record));

@@ -1,11 +1,12 @@
-//! `stop` of a pod, the kubelet's way: record `stopping` → stop every container with one plan
-//! (stop signal, one grace period, SIGKILL; see `crate::policy::stop`) → SIGKILL what is left
-//! in the pod's network namespace (running `exec` sessions, orphans of containers), named in
-//! the report → SIGTERM pause → record `stopped` with the report. The pins stay until `rm`.
+//! `stop` of a pod, the kubelet's way: stop every container with one plan (stop signal, one
+//! grace period, SIGKILL; see `crate::policy::stop`) → record `stopping` with their reports →
+//! SIGKILL what is left in the pod's network namespace (running `exec` sessions, orphans of
+//! containers), named in the report → SIGTERM pause → record `stopped` with the whole report.
+//! The pins stay until `rm`.
 //!
-//! A stop of a stopped pod repeats the recorded report. A stop killed halfway left `stopping`
-//! and the reports of the containers it had stopped; the next stop keeps those and finishes.
-//! Failing to write a record (a full file system) costs a warning, never the stop itself.
+//! A stop of a stopped pod repeats the recorded report. A stop killed after its containers left
+//! `stopping` and their reports; the next stop keeps those and finishes. Failing to write a
+//! record (a full file system) costs a warning, never the stop itself.
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::host::Host;
 use crate::kill;
 use crate::policy::stop::{ExecReport, OthersReport, StopReport};
 use crate::state::exec;
-use crate::state::pod::{PodPhase, PodRecord, PodStopRecord};
+use crate::state::pod::{PodPhase, PodRecord};
 use crate::state::{self, PodPaths};
 use crate::sys::namespace::{self, NamespaceKind};
 use crate::sys::process::{self, ProcessRecord};
@@ -31,7 +32,7 @@ impl Host {
         let paths = self.store.pod(name)?;
         let _lock = self.store.lock_pod(name)?;
         let mut record = state::pod::load(&paths)?;
-        let mut containers = Container::load_all(&paths, false)?;
+        let containers = Container::load_all(&paths, false)?;
         match record.phase {
             PodPhase::Creating => {
                 return Err(Error::PodNotRunning {
@@ -42,31 +43,36 @@ impl Host {
                 });
             }
             PodPhase::Stopped => {
-                let done = record.stop.clone().unwrap_or_default();
                 return Ok(StopReport {
                     pod: name.to_owned(),
                     containers: containers
-                        .into_iter()
-                        .filter_map(|c| c.record.stop)
+                        .iter()
+                        .filter_map(|c| record.stop.containers.get(&c.record.name).cloned())
                         .collect(),
-                    execs: done.execs,
-                    other_processes: done.other_processes,
+                    execs: record.stop.execs,
+                    other_processes: record.stop.other_processes,
                 });
             }
             PodPhase::Running | PodPhase::Stopping => {}
         }
+        let reports = self.stop_loaded(&containers, grace, &record.stop.containers)?;
+        for report in &reports {
+            record
+                .stop
+                .containers
+                .insert(report.name.clone(), report.clone());
+        }
+        // Recorded before anything else is ended: a stop killed from here on leaves these
+        // reports to the next one.
         record.set_phase(PodPhase::Stopping)?;
-        save_or_warn(&paths, &record);
-        let reports = self.stop_loaded(&mut containers, grace)?;
+        state::pod::save_or_warn(&paths, &record);
         let (execs, other_processes) = self.end_leftovers(&paths, &record)?;
         self.stop_pause(&record)?;
-        record.stop = Some(PodStopRecord {
-            execs: execs.clone(),
-            other_processes: other_processes.clone(),
-        });
+        record.stop.execs = execs.clone();
+        record.stop.other_processes = other_processes.clone();
         record.stopped_at = Some(state::now_rfc3339());
         record.set_phase(PodPhase::Stopped)?;
-        save_or_warn(&paths, &record);
+        state::pod::save_or_warn(&paths, &record);
         Ok(StopReport {
             pod: name.to_owned(),
             containers: reports,
@@ -152,17 +158,5 @@ impl Host {
         kill::kill_and_wait(&[pidfd], || {
             format!("killing pause of sandbox {:?}", record.name)
         })
-    }
-}
-
-/// Writes the pod record; a stop goes on when that fails (the processes matter more than the
-/// record), with a warning that says so.
-fn save_or_warn(paths: &PodPaths, record: &PodRecord) {
-    if let Err(error) = state::pod::save(paths, record) {
-        log::warn!(
-            "sandbox {:?}: the stop goes on, but could not be recorded: {}",
-            record.name,
-            crate::error_chain(&error)
-        );
     }
 }

@@ -2,17 +2,16 @@
 //! `containers/<c>/exit.json`, and the phases a container goes through.
 //!
 //! ```text
-//! creating ──► running ──► stopped
+//! creating ──► running
 //! ```
 //! `running` means started: whether it still runs is the exit record's and the monitor's to
-//! say. `stopped` is written by `stop` together with what it reported, so a later stop repeats
-//! the report instead of calling the container "exited by itself".
+//! say. What a `stop` reported of a container is kept in the pod's record (`state::pod`), one
+//! write for all the containers a stop ends.
 
 use serde::{Deserialize, Serialize};
 
 use crate::command::CommandSpec;
 use crate::error::{Error, Result};
-use crate::policy::stop::ContainerReport;
 use crate::sys::process::ProcessRecord;
 
 /// Where a container is in its life, as recorded on disk.
@@ -23,15 +22,13 @@ pub enum ContainerPhase {
     Creating,
     /// Started; its exit is recorded in `exit.json` by the monitor.
     Running,
-    /// Stopped by `stop`, whose report is in the record.
-    Stopped,
 }
 
 impl ContainerPhase {
     /// Whether a container may go from `self` to `next`.
     pub fn can_become(self, next: ContainerPhase) -> bool {
         use ContainerPhase::*;
-        matches!((self, next), (Creating, Running) | (Running, Stopped))
+        matches!((self, next), (Creating, Running))
     }
 
     /// The phase as it is written on disk.
@@ -39,7 +36,6 @@ impl ContainerPhase {
         match self {
             ContainerPhase::Creating => "creating",
             ContainerPhase::Running => "running",
-            ContainerPhase::Stopped => "stopped",
         }
     }
 }
@@ -75,9 +71,6 @@ pub struct ContainerRecord {
     pub pid: Option<i32>,
     /// When the command was started (RFC 3339).
     pub started_at: Option<String>,
-    /// What `stop` reported, once stopped.
-    #[serde(default)]
-    pub stop: Option<ContainerReport>,
 }
 
 impl ContainerRecord {
@@ -130,8 +123,11 @@ mod tests {
     fn phases_only_move_forward() {
         use ContainerPhase::*;
         assert!(Creating.can_become(Running));
-        assert!(Running.can_become(Stopped));
-        for (from, to) in [(Creating, Stopped), (Stopped, Running), (Running, Creating)] {
+        for (from, to) in [
+            (Running, Creating),
+            (Running, Running),
+            (Creating, Creating),
+        ] {
             assert!(!from.can_become(to), "{from:?} -> {to:?}");
         }
     }

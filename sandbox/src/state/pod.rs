@@ -3,9 +3,12 @@
 //! ```text
 //! creating ──► running ──► stopping ──► stopped
 //! ```
-//! `stopping` is written when a stop begins, so a stop that was killed halfway is known as
-//! such; a later stop finishes it and keeps what the first one reported of each container.
+//! `stopping` is written once a stop has ended the containers, together with what it reported
+//! of each, so a stop killed after that is known as such; the next stop keeps those reports
+//! and finishes. The reports of every stop, of the pod or of some of its containers, are kept
+//! here, so that a later stop repeats them rather than calling a container "exited by itself".
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::PathBuf;
 
@@ -14,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::file::{check_real_dir, read_json, write_json};
 use super::layout::PodPaths;
 use crate::error::{Error, Result};
-use crate::policy::stop::{ExecReport, OthersReport};
+use crate::policy::stop::{ContainerReport, ExecReport, OthersReport};
 use crate::sys::namespace::{self, JOIN_ORDER, NamespaceKind, Pins};
 use crate::sys::process::ProcessRecord;
 
@@ -53,12 +56,17 @@ impl PodPhase {
     }
 }
 
-/// What a finished pod stop did besides stopping containers, kept so a later stop repeats it.
+/// What the stops of a pod and of its containers reported, kept so a later stop repeats it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PodStopRecord {
-    /// `exec` sessions that were running.
+pub struct StopRecord {
+    /// Each container stopped, by name.
+    #[serde(default)]
+    pub containers: BTreeMap<String, ContainerReport>,
+    /// `exec` sessions that were running when the pod stopped.
+    #[serde(default)]
     pub execs: Vec<ExecReport>,
-    /// The other processes that were left.
+    /// The other processes that were left when the pod stopped.
+    #[serde(default)]
     pub other_processes: OthersReport,
 }
 
@@ -83,9 +91,9 @@ pub struct PodRecord {
     pub created_at: String,
     /// When it was stopped.
     pub stopped_at: Option<String>,
-    /// What its stop did besides the containers, once it has stopped.
+    /// What its stops reported.
     #[serde(default)]
-    pub stop: Option<PodStopRecord>,
+    pub stop: StopRecord,
 }
 
 impl PodRecord {
@@ -158,6 +166,18 @@ pub fn save(paths: &PodPaths, record: &PodRecord) -> Result<()> {
     write_json(&paths.state(), record)
 }
 
+/// Writes a pod's record during a stop, which goes on when that fails (the processes matter
+/// more than the record), with a warning that says so.
+pub fn save_or_warn(paths: &PodPaths, record: &PodRecord) {
+    if let Err(error) = save(paths, record) {
+        log::warn!(
+            "sandbox {:?}: the stop goes on, but could not be recorded: {}",
+            record.name,
+            crate::error_chain(&error)
+        );
+    }
+}
+
 /// A record for a pod directory whose state file is missing or unreadable: teardown then
 /// works from the layout's paths alone.
 pub fn stand_in(name: &str) -> PodRecord {
@@ -171,7 +191,7 @@ pub fn stand_in(name: &str) -> PodRecord {
         netns_path: None,
         created_at: String::new(),
         stopped_at: None,
-        stop: None,
+        stop: StopRecord::default(),
     }
 }
 
