@@ -34,7 +34,7 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
     })?;
     let session = host.exec(&args.name, &command)?;
     let code = wait_forwarding_signals(&session, signals);
-    if let Err(error) = session.finish(host) {
+    if let Err(error) = session.finish() {
         log::warn!("{}", sandbox::error_chain(&error));
     }
     code

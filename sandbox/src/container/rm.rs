@@ -31,6 +31,7 @@ impl Host {
         let paths = self.store.pod(pod)?;
         Container::validate_names(names)?;
         let _lock = self.store.lock_pod(pod)?;
+        state::sweep_temporary_records(&paths);
         let mut record = state::pod::load(&paths)?;
         let containers = Container::load_named(&paths, names)?;
         let running: Vec<usize> = (0..containers.len())

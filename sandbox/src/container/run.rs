@@ -19,6 +19,7 @@ impl Host {
         options.command.validate()?;
         let pod_paths = self.store.pod(pod)?;
         let _lock = self.store.lock_pod(pod)?;
+        state::sweep_temporary_records(&pod_paths);
         let pod_record = state::pod::load(&pod_paths)?;
         pod_record.require_running(&self.boot_id)?;
         let namespaces = pod_record.open_namespaces(&pod_paths)?;

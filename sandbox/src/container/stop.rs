@@ -138,6 +138,7 @@ impl Host {
         let paths = self.store.pod(pod)?;
         Container::validate_names(names)?;
         let _lock = self.store.lock_pod(pod)?;
+        state::sweep_temporary_records(&paths);
         let mut record = state::pod::load(&paths)?;
         if record.phase == PodPhase::Creating {
             return Err(Error::PodNotRunning {

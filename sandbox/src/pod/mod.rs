@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::ContainerStatus;
 use crate::error::Result;
-use crate::host::Host;
 use crate::state::PodPaths;
 use crate::sys::namespace::{NamespaceKind, Pin};
 use crate::sys::process::PidFd;
@@ -46,14 +45,9 @@ impl ExecSession {
         &self.launcher
     }
 
-    /// Removes the session's record, once the launcher has been waited for. A pod removed
-    /// meanwhile took the record with it.
-    pub fn finish(self, host: &Host) -> Result<()> {
-        let _lock = match host.store.lock_pod(self.paths.name()) {
-            Ok(lock) => lock,
-            Err(crate::Error::PodNotFound(_)) => return Ok(()),
-            Err(error) => return Err(error),
-        };
+    /// Removes the session's record, once the launcher has been waited for (a pod removed
+    /// meanwhile took it with it).
+    pub fn finish(self) -> Result<()> {
         crate::state::exec::remove(&self.paths, self.launcher.pid())
     }
 }

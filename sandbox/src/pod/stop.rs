@@ -31,6 +31,7 @@ impl Host {
     pub fn stop_pod(&self, name: &str, grace: Duration) -> Result<StopReport> {
         let paths = self.store.pod(name)?;
         let _lock = self.store.lock_pod(name)?;
+        state::sweep_temporary_records(&paths);
         let mut record = state::pod::load(&paths)?;
         let containers = Container::load_all(&paths, false)?;
         match record.phase {

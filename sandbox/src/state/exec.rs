@@ -3,13 +3,14 @@
 //! killed meanwhile leaves the record, so the session is never running unnamed: `inspect`
 //! shows it, and `stop` names it in its report when it ends it.
 //!
-//! The directory exists only while there are records: every `inspect` and `ps` looks for
-//! sessions, and a directory that is not there costs one failed `open`, where an empty one
-//! costs a listing. It is made and removed under the pod's lock only.
+//! The directory is made by the first `exec` of a pod and removed by a `stop` that finds no
+//! session left: every `inspect` and `ps` looks for sessions, and a directory that is not there
+//! costs one failed `open`, where an empty one costs a listing. It is made and removed under
+//! the pod's lock only; a session's end removes only its own record, without the lock.
 
 use serde::{Deserialize, Serialize};
 
-use super::file::{create_private_dir, read_json, remove_if_present, write_json};
+use super::file::{create_private_dir, read_json, remove_if_present, write_new_json};
 use super::layout::PodPaths;
 use crate::error::{Context, Result};
 use crate::sys::process::ProcessRecord;
@@ -25,17 +26,17 @@ pub struct ExecRecord {
     pub started_at: String,
 }
 
-/// Writes the record of a session (the caller holds the pod's lock).
+/// Writes the record of a session (the caller holds the pod's lock), before its launcher may
+/// run: a reader that finds it half-written skips it, and a writer killed halfway never lets
+/// the launcher run.
 pub fn save(paths: &PodPaths, record: &ExecRecord) -> Result<()> {
     create_private_dir(&paths.execs_dir())?;
-    write_json(&paths.exec(record.launcher.pid), record)
+    write_new_json(&paths.exec(record.launcher.pid), record)
 }
 
-/// Removes the record of the session whose launcher is `pid`, and the directory with the last
-/// one (the caller holds the pod's lock).
+/// Removes the record of the session whose launcher is `pid`.
 pub fn remove(paths: &PodPaths, pid: i32) -> Result<()> {
-    remove_if_present(&paths.exec(pid))?;
-    remove_dir_if_empty(&paths.execs_dir())
+    remove_if_present(&paths.exec(pid))
 }
 
 /// Removes `dir` if it is empty; one that is not, or is gone already, is fine.
@@ -67,18 +68,21 @@ pub fn running(paths: &PodPaths, boot_id: &str, prune: bool) -> Result<Vec<ExecR
     for entry in entries {
         let entry = entry.context(what)?;
         let name = entry.file_name();
-        let Some(pid) = name
+        let pid = name
             .to_str()
             .and_then(|n| n.strip_suffix(".json"))
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
+            .and_then(|n| n.parse::<i32>().ok());
+        let record = match pid {
+            Some(_) => read_json::<ExecRecord>(&entry.path()),
+            None => Ok(None), // the temporary file of a write that was killed
         };
-        match read_json::<ExecRecord>(&entry.path()) {
-            Ok(Some(record)) if record.launcher.pid == pid && record.launcher.is_alive(boot_id) => {
+        match (pid, record) {
+            (Some(pid), Ok(Some(record)))
+                if record.launcher.pid == pid && record.launcher.is_alive(boot_id) =>
+            {
                 sessions.push(record)
             }
-            Ok(_) | Err(_) if prune => remove_if_present(&paths.exec(pid))?,
+            _ if prune => remove_if_present(&entry.path())?,
             _ => {}
         }
     }

@@ -58,6 +58,21 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     written.context(what)
 }
 
+/// Writes `value` as JSON to a new file at `path` (it must not exist), without the temporary
+/// file and rename of [`write_json`]: for records that nobody acts on until their writer says
+/// so (an exec session's, written before its launcher may run), where a reader that finds a
+/// partial file may skip it.
+pub fn write_new_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Io {
+        what: format!("encoding {}", path.display()),
+        source: e.into(),
+    })?;
+    bytes.push(b'\n');
+    open_nofollow(OpenOptions::new().write(true).create_new(true), path)
+        .and_then(|mut file| file.write_all(&bytes))
+        .context(|| format!("writing {}", path.display()))
+}
+
 /// Reads JSON from `path` without following a symlink; `Ok(None)` if it does not exist. A file
 /// that exists but does not parse is [`Error::CorruptState`], naming the file.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {

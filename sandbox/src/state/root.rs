@@ -84,7 +84,6 @@ impl Store {
             lock.remove_file();
             return Err(Error::PodNotFound(name.to_owned()));
         }
-        sweep_temporary_records(&paths);
         Ok(lock)
     }
 
@@ -120,8 +119,8 @@ impl Store {
 /// Removes the temporary files of record writes that a killed command left (between creating
 /// the file and renaming it); only commands holding the lock write records, so under the lock
 /// such a file is nobody's. The monitor's own temporary file is left alone: it writes without
-/// the lock.
-fn sweep_temporary_records(paths: &PodPaths) {
+/// the lock. Called under the lock by the commands that write records.
+pub(crate) fn sweep_temporary_records(paths: &PodPaths) {
     let mut leftovers = vec![tmp_path(&paths.state())];
     if let Ok(entries) = std::fs::read_dir(paths.containers_dir()) {
         leftovers.extend(entries.filter_map(|entry| {
