@@ -19,9 +19,14 @@ impl Host {
             .into_iter()
             .chain(processes.monitor)
             .collect();
-        kill::kill_recorded(&records, &self.boot_id, || {
-            format!("killing container {:?}", container.record.name)
-        })?;
+        let what = || format!("killing container {:?}", container.record.name);
+        kill::kill_recorded(&records, &self.boot_id, what)?;
+        // A `run` that died before recording the main process: its monitor may have started
+        // it just before being killed above, too late to be found as its child. The monitor
+        // leads a session of its own, which what it started stays in.
+        if let (None, Some(monitor)) = (&container.record.process, &container.record.monitor) {
+            kill::kill_recorded(&monitor.session_members(), &self.boot_id, what)?;
+        }
         state::remove_dir_last(container.paths.dir(), state::STATE_FILE)
     }
 

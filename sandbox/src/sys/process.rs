@@ -93,6 +93,27 @@ impl ProcessRecord {
             .map(|(_, parent)| parent)
     }
 
+    /// The live processes of the session the recorded process leads (its descendants that did
+    /// not start a session of their own), itself excluded; found by scanning `/proc`, so it
+    /// works after the leader has died. Only processes started after the leader count (a PID
+    /// number reused as a session id later is not its session).
+    pub fn session_members(&self) -> Vec<ProcessRecord> {
+        let Ok(all) = procfs::process::all_processes() else {
+            return Vec::new();
+        };
+        all.filter_map(|p| p.ok())
+            .filter_map(|p| p.stat().ok())
+            .filter(|s| s.session == self.pid && s.pid != self.pid)
+            .filter(|s| s.starttime >= self.start_time)
+            .filter(|s| !matches!(s.state, 'Z' | 'X' | 'x'))
+            .map(|s| ProcessRecord {
+                pid: s.pid,
+                start_time: s.starttime,
+                boot_id: self.boot_id.clone(),
+            })
+            .collect()
+    }
+
     /// Whether the recorded process is still running (same boot, same start time, not a zombie).
     pub fn is_alive(&self, boot_id: &str) -> bool {
         self.boot_id == boot_id
