@@ -82,7 +82,7 @@ fn print_report(report: &StopReport) {
             "processes"
         };
         println!(
-            "{} other {noun} left in the pod (orphans, children of exec sessions): ended with {signal}",
+            "{} other {noun} left in the pod (orphans: no container or exec session): ended with {signal}",
             others.count
         );
     }
