@@ -8,13 +8,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::Container;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exit;
 use crate::host::Host;
 use crate::policy::stop::{ContainerReport, OthersReport, Step, StopPlan, StopReport};
 use crate::runtime;
 use crate::state;
-use crate::state::pod::PodPhase;
 use crate::sys::process::{self, PidFd};
 
 /// One container being stopped: pidfds on its main process and on its monitor.
@@ -140,21 +139,10 @@ impl Host {
         let _lock = self.store.lock_pod(pod)?;
         state::sweep_temporary_records(&paths);
         let mut record = state::pod::load(&paths)?;
-        if record.phase == PodPhase::Creating {
-            return Err(Error::PodNotRunning {
-                pod: pod.to_owned(),
-                state: "half-created (its create was interrupted; remove it with `sandbox rm`)"
-                    .to_owned(),
-            });
-        }
+        record.require_created()?;
         let containers = Container::load_named(&paths, names)?;
         let containers = self.stop_loaded(&containers, grace, &record.stop.containers)?;
-        for report in &containers {
-            record
-                .stop
-                .containers
-                .insert(report.name.clone(), report.clone());
-        }
+        record.stop.remember(&containers);
         state::pod::save_or_warn(&paths, &record);
         Ok(StopReport {
             pod: pod.to_owned(),

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use crate::container::Container;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exit;
 use crate::host::Host;
 use crate::kill;
@@ -34,35 +34,20 @@ impl Host {
         state::sweep_temporary_records(&paths);
         let mut record = state::pod::load(&paths)?;
         let containers = Container::load_all(&paths, false)?;
-        match record.phase {
-            PodPhase::Creating => {
-                return Err(Error::PodNotRunning {
-                    pod: name.to_owned(),
-                    // We hold the lock, so its creator died: nothing to stop, only to remove.
-                    state: "half-created (its create was interrupted; remove it with `sandbox rm`)"
-                        .to_owned(),
-                });
-            }
-            PodPhase::Stopped => {
-                return Ok(StopReport {
-                    pod: name.to_owned(),
-                    containers: containers
-                        .iter()
-                        .filter_map(|c| record.stop.containers.get(&c.record.name).cloned())
-                        .collect(),
-                    execs: record.stop.execs,
-                    other_processes: record.stop.other_processes,
-                });
-            }
-            PodPhase::Running | PodPhase::Stopping => {}
+        record.require_created()?;
+        if record.phase == PodPhase::Stopped {
+            return Ok(StopReport {
+                pod: name.to_owned(),
+                containers: containers
+                    .iter()
+                    .filter_map(|c| record.stop.containers.get(&c.record.name).cloned())
+                    .collect(),
+                execs: record.stop.execs,
+                other_processes: record.stop.other_processes,
+            });
         }
         let reports = self.stop_loaded(&containers, grace, &record.stop.containers)?;
-        for report in &reports {
-            record
-                .stop
-                .containers
-                .insert(report.name.clone(), report.clone());
-        }
+        record.stop.remember(&reports);
         // Recorded before anything else is ended: a stop killed from here on leaves these
         // reports to the next one.
         record.set_phase(PodPhase::Stopping)?;

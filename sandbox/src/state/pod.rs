@@ -96,6 +96,15 @@ pub struct PodRecord {
     pub stop: StopRecord,
 }
 
+impl StopRecord {
+    /// Keeps these reports, replacing earlier ones of the same containers.
+    pub fn remember(&mut self, reports: &[ContainerReport]) {
+        for report in reports {
+            self.containers.insert(report.name.clone(), report.clone());
+        }
+    }
+}
+
 impl PodRecord {
     /// Moves the pod to phase `next`, refusing a transition the life cycle does not have.
     pub fn set_phase(&mut self, next: PodPhase) -> Result<()> {
@@ -108,6 +117,19 @@ impl PodRecord {
         }
         self.phase = next;
         Ok(())
+    }
+
+    /// Fails if the pod is only half-created: read under the lock, that is a `create` that
+    /// died, and there is nothing to stop, only to remove.
+    pub fn require_created(&self) -> Result<()> {
+        if self.phase != PodPhase::Creating {
+            return Ok(());
+        }
+        Err(Error::PodNotRunning {
+            pod: self.name.clone(),
+            state: "half-created (its create was interrupted; remove it with `sandbox rm`)"
+                .to_owned(),
+        })
     }
 
     /// Whether the pause of this pod is alive.

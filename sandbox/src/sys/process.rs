@@ -71,19 +71,7 @@ impl ProcessRecord {
     /// The live children of the recorded process, found by scanning `/proc` (the kernel's
     /// `children` file needs CONFIG_PROC_CHILDREN, which many kernels lack).
     pub fn children(&self) -> Vec<ProcessRecord> {
-        let Ok(all) = procfs::process::all_processes() else {
-            return Vec::new();
-        };
-        all.filter_map(|p| p.ok())
-            .filter_map(|p| p.stat().ok())
-            .filter(|s| s.ppid == self.pid && s.starttime >= self.start_time)
-            .filter(|s| !matches!(s.state, 'Z' | 'X' | 'x'))
-            .map(|s| ProcessRecord {
-                pid: s.pid,
-                start_time: s.starttime,
-                boot_id: self.boot_id.clone(),
-            })
-            .collect()
+        self.later_processes(|stat| stat.ppid == self.pid)
     }
 
     /// The PID of the recorded process's parent, while it runs.
@@ -98,17 +86,22 @@ impl ProcessRecord {
     /// works after the leader has died. Only processes started after the leader count (a PID
     /// number reused as a session id later is not its session).
     pub fn session_members(&self) -> Vec<ProcessRecord> {
+        self.later_processes(|stat| stat.session == self.pid && stat.pid != self.pid)
+    }
+
+    /// The live processes that `keep` accepts among those started no earlier than the
+    /// recorded one (a later process cannot be an earlier one's parent or session leader).
+    fn later_processes(&self, keep: impl Fn(&procfs::process::Stat) -> bool) -> Vec<ProcessRecord> {
         let Ok(all) = procfs::process::all_processes() else {
             return Vec::new();
         };
         all.filter_map(|p| p.ok())
             .filter_map(|p| p.stat().ok())
-            .filter(|s| s.session == self.pid && s.pid != self.pid)
-            .filter(|s| s.starttime >= self.start_time)
-            .filter(|s| !matches!(s.state, 'Z' | 'X' | 'x'))
-            .map(|s| ProcessRecord {
-                pid: s.pid,
-                start_time: s.starttime,
+            .filter(|stat| stat.starttime >= self.start_time && keep(stat))
+            .filter(|stat| !matches!(stat.state, 'Z' | 'X' | 'x'))
+            .map(|stat| ProcessRecord {
+                pid: stat.pid,
+                start_time: stat.starttime,
                 boot_id: self.boot_id.clone(),
             })
             .collect()
