@@ -1,6 +1,8 @@
-//! The one way anything is killed: SIGKILL through a verified pidfd, wait on the pidfds until
-//! they are gone, and fail, naming them, if any is still there after [`KILL_WAIT`]. Every verb
-//! that ends processes (stop, rm, the rollback of a failed create or run) comes here.
+//! How processes are killed outright: SIGKILL through a verified pidfd, wait on the pidfds
+//! until they are gone, and fail, naming them, if any is still there after [`KILL_WAIT`]. `rm`,
+//! the rollback of a failed create or run, and the end of a pod's leftovers come here. The stop
+//! plan sends its own SIGKILL at the deadline (it reports how each container ended instead of
+//! failing), and pause gets SIGTERM first.
 
 use crate::error::{Error, Result};
 use crate::policy::stop::KILL_WAIT;

@@ -13,8 +13,8 @@
 //! | verbs, one file each | [`pod`] (create, inspect, exec, stop, rm), [`container`] (run, wait, logs, stop, rm) |
 //! | how a container runs | [`runtime`] (the `Runtime` seam; [`runtime::monitor`] is the first) |
 //! | ending processes | [`kill`] (SIGKILL through verified pidfds, wait, name the survivors) |
-//! | pure decisions | [`policy`] (the stop plan, with the clock passed in) |
 //! | records on disk | [`state`] (root, layout, locks, atomic JSON, phases) |
+//! | pure decisions | [`policy`] (the stop plan and its report types, with the clock passed in) |
 //! | kernel primitives | [`sys`] (spawn, process identity and pidfds, namespaces) |
 //! | values | [`command`], [`exit`], [`error`], [`binary`] (what an executable is) |
 //!

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use sandbox_tests::{
-    Pod, assert_exit, is_alive, json_of, require_root, sandbox_command, wait_until,
+    Pod, assert_exit, comm_of, is_alive, json_of, require_root, sandbox_command, wait_until,
 };
 
 #[test]
@@ -97,9 +97,15 @@ fn exec_sessions_are_shown_by_inspect_and_named_by_stop_even_when_their_cli_was_
     pod.run("app", &[], &["sleep", "1000"]);
     let mut attached = exec_in_background(&pod, &["sleep", "1001"]);
     let mut orphaned = exec_in_background(&pod, &["sleep", "1002"]);
-    assert!(wait_until(Duration::from_secs(10), || exec_commands(&pod)
-        .len()
-        == 2));
+    // Recorded before they may run: wait until both launchers have become pause.
+    let launchers_run = || {
+        let execs = pod.inspect()["execs"].as_array().unwrap().clone();
+        execs.len() == 2
+            && execs
+                .iter()
+                .all(|e| comm_of(e["pid"].as_i64().unwrap() as i32).as_deref() == Some("pause"))
+    };
+    assert!(wait_until(Duration::from_secs(10), launchers_run));
     // The CLI of one session dies; its session goes on, and is still named.
     orphaned.kill().unwrap();
     orphaned.wait().unwrap();

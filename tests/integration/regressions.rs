@@ -496,10 +496,10 @@ fn d15_a_pause_that_dies_at_once_is_reported_with_what_it_said() {
         name: name.clone(),
     };
     // A static binary that is no pause: it prints a usage error and exits. Each mount of a pin
-    // is slowed down, so that it has exited by the time the second namespace is opened.
+    // is slowed down by a second, so that it has exited by the time the second namespace is opened.
     let mut cmd = Command::new("strace");
     cmd.args(["-qq", "-o", "/dev/null", "-e", "trace=mount"])
-        .args(["-e", "inject=mount:delay_enter=300000"])
+        .args(["-e", "inject=mount:delay_enter=1000000"])
         .arg(sandbox_bin())
         .arg("--root")
         .arg(root.path())

@@ -33,10 +33,14 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
         source: e,
     })?;
     let session = host.exec(&args.name, &command)?;
+    let pid = session.launcher().pid();
+    // Waited for without reaping, so that the PID stays the launcher's until its record is
+    // gone (a new session could get it, and its record the same name).
     let code = wait_forwarding_signals(&session, signals);
     if let Err(error) = session.finish() {
         log::warn!("{}", sandbox::error_chain(&error));
     }
+    reap(pid);
     code
 }
 
@@ -63,10 +67,15 @@ fn wait_forwarding_signals(
     })
 }
 
+/// Waits until the launcher `pid` has exited, leaving it a zombie (`WNOWAIT`), and returns its
+/// exit code (128+n if signal n killed it).
 fn wait_for(pid: i32) -> Result<u8> {
-    use nix::sys::wait::WaitStatus;
+    use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
     loop {
-        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+        match waitid(
+            Id::Pid(nix::unistd::Pid::from_raw(pid)),
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+        ) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
             Ok(WaitStatus::Signaled(_, signal, _)) => {
                 return Ok(sandbox::exit::code_for_signal(signal as i32) as u8);
@@ -79,5 +88,12 @@ fn wait_for(pid: i32) -> Result<u8> {
                 });
             }
         }
+    }
+}
+
+/// Reaps the launcher that [`wait_for`] left a zombie.
+fn reap(pid: i32) {
+    if let Err(errno) = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+        log::warn!("reaping exec process {pid}: {errno}");
     }
 }

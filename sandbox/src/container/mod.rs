@@ -121,11 +121,10 @@ impl Container {
     pub fn load_all(pod: &PodPaths, lenient: bool) -> Result<Vec<Container>> {
         let dir = pod.containers_dir();
         let what = || format!("listing containers in {}", dir.display());
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).context(what),
-        };
+        if !state::is_real_dir(&dir)? {
+            return Ok(Vec::new());
+        }
+        let entries = std::fs::read_dir(&dir).context(what)?;
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.context(what)?;

@@ -14,6 +14,10 @@ impl Host {
     /// directory: the end of `rm`, and the rollback of a `run` that failed or died.
     pub(crate) fn discard_container(&self, container: &Container) -> Result<()> {
         let processes = container.processes(&self.boot_id);
+        // A monitor still alive whose command was never reported (a `run` that died) may start
+        // it any moment: what it started is swept by its session below. Only then: the PID of
+        // a monitor that is gone may lead someone else's session by now.
+        let sweep_session = container.record.pid.is_none() && processes.monitor.is_some();
         let records: Vec<_> = processes
             .main
             .into_iter()
@@ -21,10 +25,9 @@ impl Host {
             .collect();
         let what = || format!("killing container {:?}", container.record.name);
         kill::kill_recorded(&records, &self.boot_id, what)?;
-        // A `run` that died before recording the main process: its monitor may have started
-        // it just before being killed above, too late to be found as its child. The monitor
-        // leads a session of its own, which what it started stays in.
-        if let (None, Some(monitor)) = (&container.record.process, &container.record.monitor) {
+        // The monitor may have started the command just before being killed above, too late
+        // to be found as its child; it leads a session of its own, which the command stays in.
+        if let (true, Some(monitor)) = (sweep_session, &container.record.monitor) {
             kill::kill_recorded(&monitor.session_members(), &self.boot_id, what)?;
         }
         state::remove_dir_last(container.paths.dir(), state::STATE_FILE)

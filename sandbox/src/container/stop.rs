@@ -41,9 +41,16 @@ impl Host {
         grace: Duration,
         reported: &BTreeMap<String, ContainerReport>,
     ) -> Result<Vec<ContainerReport>> {
+        // A report is kept only for a container that is not running: one of the same name
+        // started since (after an interrupted `rm` or `run`) is stopped afresh.
         let mut reports: Vec<Option<ContainerReport>> = containers
             .iter()
-            .map(|c| reported.get(&c.record.name).cloned())
+            .map(|c| {
+                reported
+                    .get(&c.record.name)
+                    .filter(|_| !c.may_be_running(&self.boot_id))
+                    .cloned()
+            })
             .collect();
         let mut targets = Vec::new();
         for (index, container) in containers.iter().enumerate() {
@@ -75,7 +82,10 @@ impl Host {
                     container.record.name,
                     exit::signal_name(container.record.stop_signal)
                 );
-                process.send_signal(container.record.stop_signal)?;
+                if let Err(error) = process.send_signal(container.record.stop_signal) {
+                    // The deadline's SIGKILL still comes; the stop goes on.
+                    log::warn!("{}", crate::error_chain(&error));
+                }
             }
         }
         loop {
@@ -89,7 +99,9 @@ impl Host {
                         );
                         // A main process already gone has a monitor about to record it.
                         if let Some(process) = &targets[t].process {
-                            process.send_signal(libc::SIGKILL)?;
+                            if let Err(error) = process.send_signal(libc::SIGKILL) {
+                                log::warn!("{}", crate::error_chain(&error));
+                            }
                         }
                     }
                 }

@@ -33,6 +33,9 @@ impl Host {
         let _lock = self.store.lock_pod(name)?;
         state::sweep_temporary_records(&paths);
         let mut record = state::pod::load(&paths)?;
+        // A container whose record cannot be read stops the stop before anything is signalled,
+        // naming the file: it could only be SIGKILLed as an unknown process, without its stop
+        // signal and grace period; `rm --force` removes such a pod.
         let containers = Container::load_all(&paths, false)?;
         record.require_created()?;
         if record.phase == PodPhase::Stopped {
@@ -77,7 +80,7 @@ impl Host {
         paths: &PodPaths,
         record: &PodRecord,
     ) -> Result<(Vec<ExecReport>, OthersReport)> {
-        let sessions = exec::running(paths, &self.boot_id, true)?;
+        let sessions = exec::running(paths, &self.boot_id, false)?;
         let mut execs = Vec::new();
         let mut others = 0;
         let Some(net) = namespace::pinned_inode(&paths.namespace(NamespaceKind::Net))? else {
@@ -113,10 +116,9 @@ impl Host {
                 format!("killing what was left in sandbox {:?}", record.name)
             })?;
         }
-        for session in &sessions {
-            if let Err(error) = exec::remove(paths, session.launcher.pid) {
-                log::warn!("{}", crate::error_chain(&error));
-            }
+        // Every session has ended: the records go, with those of sessions that ended before.
+        if let Err(error) = exec::running(paths, &self.boot_id, true) {
+            log::warn!("{}", crate::error_chain(&error));
         }
         let other_processes = OthersReport {
             count: others,

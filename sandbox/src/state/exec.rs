@@ -10,7 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::file::{create_private_dir, read_json, remove_if_present, write_new_json};
+use super::file::{
+    check_real_dir, create_private_dir, read_json, remove_if_present, write_new_json,
+};
 use super::layout::PodPaths;
 use crate::error::{Context, Result};
 use crate::sys::process::ProcessRecord;
@@ -31,7 +33,10 @@ pub struct ExecRecord {
 /// the launcher run.
 pub fn save(paths: &PodPaths, record: &ExecRecord) -> Result<()> {
     create_private_dir(&paths.execs_dir())?;
-    write_new_json(&paths.exec(record.launcher.pid), record)
+    // A record of the same PID is a session that ended without its CLI: the PID is ours now.
+    let path = paths.exec(record.launcher.pid);
+    remove_if_present(&path)?;
+    write_new_json(&path, record)
 }
 
 /// Removes the record of the session whose launcher is `pid`.
@@ -59,11 +64,13 @@ fn remove_dir_if_empty(dir: &std::path::Path) -> Result<()> {
 pub fn running(paths: &PodPaths, boot_id: &str, prune: bool) -> Result<Vec<ExecRecord>> {
     let dir = paths.execs_dir();
     let what = || format!("listing exec sessions in {}", dir.display());
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
+    match std::fs::symlink_metadata(&dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).context(what),
-    };
+        _ => {
+            check_real_dir(&dir)?;
+        }
+    }
+    let entries = std::fs::read_dir(&dir).context(what)?;
     let mut sessions = Vec::new();
     for entry in entries {
         let entry = entry.context(what)?;

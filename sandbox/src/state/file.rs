@@ -173,6 +173,15 @@ pub(crate) fn check_real_dir(dir: &Path) -> Result<std::fs::Metadata> {
     Ok(meta)
 }
 
+/// Whether `dir` exists: `false` if it does not, `true` if it is a real directory, and an
+/// error if it is a symlink or not a directory (nothing under the root is followed).
+pub(crate) fn is_real_dir(dir: &Path) -> Result<bool> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        _ => check_real_dir(dir).map(|_| true),
+    }
+}
+
 /// Removes a directory and everything in it, with the file named `last` removed last (so a
 /// command killed halfway leaves a directory that still says what it was). Never follows a
 /// symlink: `dir` itself must be a real directory, and entries are removed, not followed.

@@ -73,7 +73,9 @@ pub(crate) fn is_held(path: &Path, pod: &str) -> Result<bool> {
                 .context(|| format!("checking the lock of sandbox {pod:?} ({})", path.display()));
         }
     };
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+    // A shared probe: it fails against a command's exclusive lock, and two probes (two
+    // `inspect`s) do not see each other.
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
         Ok(_released_on_drop) => Ok(false),
         Err((_, Errno::EWOULDBLOCK)) => Ok(true),
         Err((_, errno)) => Err(errno)

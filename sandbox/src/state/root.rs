@@ -8,7 +8,7 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::file::{check_private_dir, create_private_dir, tmp_path};
+use super::file::{check_private_dir, create_private_dir, is_real_dir, tmp_path};
 use super::layout::{LOCKS_DIR, PodPaths};
 use super::lock::{self, PodLock};
 use super::validate_name;
@@ -122,7 +122,12 @@ impl Store {
 /// the lock. Called under the lock by the commands that write records.
 pub(crate) fn sweep_temporary_records(paths: &PodPaths) {
     let mut leftovers = vec![tmp_path(&paths.state())];
-    if let Ok(entries) = std::fs::read_dir(paths.containers_dir()) {
+    let containers = paths.containers_dir();
+    let entries = match is_real_dir(&containers) {
+        Ok(true) => std::fs::read_dir(&containers).ok(),
+        _ => None,
+    };
+    if let Some(entries) = entries {
         leftovers.extend(entries.filter_map(|entry| {
             let name = entry.ok()?.file_name();
             let name = name.to_str()?;

@@ -151,7 +151,7 @@ pub fn pin(holder: &PidFd, kind: NamespaceKind, target: &Path, pod: &str) -> Res
 
 /// Unmounts and removes a pin; a pin that is already gone (or was never mounted) is fine.
 pub fn unpin(path: &Path) -> Result<()> {
-    match umount2(path, MntFlags::MNT_DETACH) {
+    match umount2(path, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW) {
         Ok(()) => log::debug!("unmounted {}", path.display()),
         // EINVAL: not a mount point (a pin interrupted before its mount); ENOENT: gone already.
         Err(Errno::EINVAL | Errno::ENOENT) => {}
