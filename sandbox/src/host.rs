@@ -36,6 +36,11 @@ impl Host {
     pub fn store(&self) -> &Store {
         &self.store
     }
+
+    /// Where `ip netns` finds the network namespace of pod `name` (which must be valid).
+    pub fn netns_path(&self, name: &str) -> PathBuf {
+        self.netns_dir.join(name)
+    }
 }
 
 /// The `pause` binary to use: `explicit` if given, else the one next to the running executable

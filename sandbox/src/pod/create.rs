@@ -38,7 +38,7 @@ impl Host {
             if std::fs::symlink_metadata(paths.dir()).is_ok() {
                 return Err(Error::PodExists(name.to_owned()));
             }
-            let netns_path = self.netns_dir.join(name);
+            let netns_path = self.netns_path(name);
             if std::fs::symlink_metadata(&netns_path).is_ok() {
                 return Err(Error::UnsafePath {
                     path: netns_path,
@@ -50,10 +50,9 @@ impl Host {
             self.create_new_pod(&paths, hostname, options.share_pid)
         });
         match created {
-            Ok(()) => {
-                drop(lock);
-                self.inspect_pod(name)
-            }
+            // Read back under the lock: a concurrent `rm` cannot make a create that succeeded
+            // look failed.
+            Ok(()) => self.inspect_pod(name),
             Err(error) => {
                 // Only a pod that is there keeps its lock file.
                 if std::fs::symlink_metadata(paths.dir()).is_err() {
@@ -154,7 +153,7 @@ impl Host {
             record.namespaces.insert(kind, pin);
         }
         namespace::ensure_shared_mount(&self.netns_dir)?;
-        let netns_path = self.netns_dir.join(&record.name);
+        let netns_path = self.netns_path(&record.name);
         record.netns_path = Some(netns_path.clone());
         state::pod::save(paths, record)?;
         if let Err(error) = namespace::pin(pause, NamespaceKind::Net, &netns_path, &record.name) {

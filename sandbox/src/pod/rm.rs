@@ -135,7 +135,7 @@ impl Host {
     /// Anything else there (a namespace `ip netns add` made after ours was deleted, or a path
     /// a forged record names) is left alone, with a warning that says so.
     fn unpin_netns(&self, paths: &PodPaths, record: &PodRecord) -> Result<()> {
-        let path = self.netns_dir.join(paths.name());
+        let path = self.netns_path(paths.name());
         if let Some(recorded) = record.netns_path.as_ref().filter(|p| **p != path) {
             log::warn!(
                 "sandbox {:?}: leaving {} alone: its record names it as the pod's netns pin, \
