@@ -95,6 +95,12 @@ fn exec_sessions_are_shown_by_inspect_and_named_by_stop_even_when_their_cli_was_
     require_root();
     let pod = Pod::create(&[]);
     pod.run("app", &[], &["sleep", "1000"]);
+    // A session whose launcher fails before it runs leaves no record behind.
+    let failed = pod.exec_with(&["--workdir", "/nonexistent"], &["true"]);
+    assert_exit!(failed, 125);
+    assert!(failed.stderr.contains("/nonexistent"), "{failed:?}");
+    let records = std::fs::read_dir(pod.dir().join("execs")).map_or(0, |d| d.count());
+    assert_eq!(records, 0, "a failed exec left its record");
     let mut attached = exec_in_background(&pod, &["sleep", "1001"]);
     let mut orphaned = exec_in_background(&pod, &["sleep", "1002"]);
     // Recorded before they may run: wait until both launchers have become pause.

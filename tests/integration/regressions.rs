@@ -103,10 +103,10 @@ impl Drop for SmallFs {
     }
 }
 
-/// `sandbox ARGS...` under `strace STRACE...` (no -f: strace would wait for a pause).
-fn sandbox_under_strace(root: &Path, strace: &[&str], args: &[&str]) -> Run {
+/// `strace STRACE... sandbox --root ROOT ARGS...` (no -f: strace would wait for a pause).
+fn traced_sandbox(root: &Path, strace: &[&str], args: &[&str]) -> Command {
     let mut cmd = Command::new("strace");
-    cmd.args(["-qq", "-o", "/dev/null"])
+    cmd.arg("-qq")
         .args(strace)
         .arg(sandbox_bin())
         .arg("--root")
@@ -116,7 +116,7 @@ fn sandbox_under_strace(root: &Path, strace: &[&str], args: &[&str]) -> Run {
     if let Some(pause) = std::env::var_os("PAUSE_BIN") {
         cmd.env("SANDBOX_PAUSE", pause);
     }
-    run_with_timeout(cmd, b"", Duration::from_secs(60))
+    cmd
 }
 
 /// `sandbox ARGS...`, SIGKILLed by strace when it enters its `when`-th call of `syscall` (as a
@@ -124,7 +124,12 @@ fn sandbox_under_strace(root: &Path, strace: &[&str], args: &[&str]) -> Run {
 fn sandbox_killed_at(root: &Path, syscall: &str, when: usize, args: &[&str]) -> Run {
     let trace = format!("trace={syscall}");
     let inject = format!("inject={syscall}:signal=KILL:when={when}");
-    sandbox_under_strace(root, &["-e", &trace, "-e", &inject], args)
+    let cmd = traced_sandbox(
+        root,
+        &["-o", "/dev/null", "-e", &trace, "-e", &inject],
+        args,
+    );
+    run_with_timeout(cmd, b"", Duration::from_secs(60))
 }
 
 /// The files in `dir` and below whose names end in `.tmp`.
@@ -497,15 +502,16 @@ fn d15_a_pause_that_dies_at_once_is_reported_with_what_it_said() {
     };
     // A static binary that is no pause: it prints a usage error and exits. Each mount of a pin
     // is slowed down by a second, so that it has exited by the time the second namespace is opened.
-    let mut cmd = Command::new("strace");
-    cmd.args(["-qq", "-o", "/dev/null", "-e", "trace=mount"])
-        .args(["-e", "inject=mount:delay_enter=1000000"])
-        .arg(sandbox_bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["create", &name]);
-    cmd.env_remove("SANDBOX_ROOT")
-        .env("SANDBOX_PAUSE", sandbox_bin());
+    let delayed = [
+        "-o",
+        "/dev/null",
+        "-e",
+        "trace=mount",
+        "-e",
+        "inject=mount:delay_enter=1000000",
+    ];
+    let mut cmd = traced_sandbox(root.path(), &delayed, &["create", &name]);
+    cmd.env("SANDBOX_PAUSE", sandbox_bin());
     let create = run_with_timeout(cmd, b"", Duration::from_secs(60));
     assert_exit!(create, 125);
     // What it said begins with the first line of `sandbox`'s own help.
@@ -532,14 +538,14 @@ fn d18_state_writes_make_no_fsync() {
         root: root.path().to_owned(),
         name: name.clone(),
     };
-    let mut cmd = Command::new("strace");
-    cmd.args(["-qq", "-c", "-U", "name,calls"])
-        .args(["-e", "trace=fsync,fdatasync,sync_file_range,syncfs"])
-        .arg(sandbox_bin())
-        .arg("--root")
-        .arg(root.path())
-        .args(["create", &name]);
-    cmd.env_remove("SANDBOX_ROOT");
+    let count_syncs = [
+        "-c",
+        "-U",
+        "name,calls",
+        "-e",
+        "trace=fsync,fdatasync,sync_file_range,syncfs",
+    ];
+    let cmd = traced_sandbox(root.path(), &count_syncs, &["create", &name]);
     let traced = run_with_timeout(cmd, b"", Duration::from_secs(60));
     assert_exit!(traced, 0);
     assert!(

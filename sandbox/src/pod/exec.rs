@@ -30,6 +30,9 @@ impl Host {
             .iter()
             .map(|(file, kind)| (file.as_fd(), kind.clone_flag()))
             .collect();
+        // The record is written before the launcher may run; a launcher that then fails a step
+        // (a working directory that is not there) must not leave it behind.
+        let recorded = std::cell::Cell::new(None);
         let launcher = Spawn::new(
             &self.pause,
             command.pause_args(&[]),
@@ -50,9 +53,18 @@ impl Host {
                     command: command.argv.clone(),
                     started_at: state::now_rfc3339(),
                 },
-            )
+            )?;
+            recorded.set(Some(pid));
+            Ok(())
         })
-        .map_err(|e| e.within(&format!("exec in sandbox {pod:?}")))?;
+        .map_err(|error| {
+            if let Some(pid) = recorded.get() {
+                if let Err(cleanup) = exec::remove(&paths, pid) {
+                    log::warn!("{}", crate::error_chain(&cleanup));
+                }
+            }
+            error.within(&format!("exec in sandbox {pod:?}"))
+        })?;
         Ok(ExecSession { launcher, paths })
     }
 }
