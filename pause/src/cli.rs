@@ -23,6 +23,9 @@ options (init mode):
                       to PATH atomically, mode 0600; its space is reserved before CMD
                       starts, so a file system that fills up meanwhile cannot lose it
   --sync-fd N         once CMD is exec'd (or failed), write \"<pid> <errno>\\n\" to fd N, close it
+  --adopt PIDFILE     CMD is a launcher (an OCI runtime's run --detach --pid-file PIDFILE):
+                      once it exits 0, watch the process it wrote to PIDFILE instead (--sync-fd
+                      and --exit-file then name that process); if it fails, exit as it did
 CMD leads its own process group, the terminal's foreground one if pause's was; when CMD
 stops (Ctrl-Z), pause stops with it, and fg/bg continue both (as PID 1, Ctrl-Z does nothing)
 exit: CMD's status, 128+n if killed by signal n, 126 not executable, 127 not found,
@@ -79,6 +82,8 @@ pub struct Options<'a> {
     pub exit_file: Option<&'a CStr>,
     /// `--sync-fd N`.
     pub sync_fd: Option<c_int>,
+    /// `--adopt PIDFILE`.
+    pub adopt: Option<&'a CStr>,
 }
 
 impl Options<'_> {
@@ -167,6 +172,13 @@ where
                     .and_then(|fd| c_int::try_from(fd).ok())
                     .ok_or(UsageError::BadValue("--sync-fd", value))?;
                 options.sync_fd = Some(fd);
+            }
+            b"--adopt" => {
+                let value = value_of("--adopt", &mut args)?;
+                if value.is_empty() {
+                    return Err(UsageError::BadValue("--adopt", value));
+                }
+                options.adopt = Some(value);
             }
             _ => return Err(UsageError::UnknownOption(arg)),
         }
@@ -263,6 +275,8 @@ mod tests {
             c"/run/x/exit.json",
             c"--sync-fd",
             c"3",
+            c"--adopt",
+            c"/run/x/pid",
             c"--",
             c"true",
         ]);
@@ -277,6 +291,7 @@ mod tests {
         assert!(options.no_new_privs);
         assert_eq!(options.exit_file, Some(c"/run/x/exit.json"));
         assert_eq!(options.sync_fd, Some(3));
+        assert_eq!(options.adopt, Some(c"/run/x/pid"));
         assert_eq!(
             (options.remap(143), options.remap(7), options.remap(1)),
             (0, 0, 1)

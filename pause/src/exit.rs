@@ -62,6 +62,8 @@ pub enum Failure {
     ExitFile = 16,
     /// setpgid(0, 0) in the child: CMD leads a process group of its own.
     SetPgid = 17,
+    /// Reading the PID the launcher left in --adopt's file, or it names no child of pause.
+    Adopt = 18,
     /// Unblocking all signals in the child.
     ChildSignalMask = 10,
     /// PR_SET_NO_NEW_PRIVS in the child.
@@ -90,6 +92,7 @@ impl Failure {
             Failure::SyncFd => "--sync-fd",
             Failure::ExitFile => "reserving the exit file",
             Failure::SetPgid => "putting CMD in a process group of its own",
+            Failure::Adopt => "adopting the process named in the --adopt file",
             Failure::ChildSignalMask => "unblocking signals for CMD",
             Failure::NoNewPrivs => "setting no_new_privs",
             Failure::SetGroups => "dropping supplementary groups",

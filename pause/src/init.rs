@@ -9,6 +9,7 @@
 //!   A SIGTERM to pause starts the same drain while CMD still runs: the broadcast is also the
 //!   forward to CMD, so CMD gets SIGTERM once, not twice.
 
+use crate::adopt;
 use crate::cli::Options;
 use crate::exit::{self, ExitStatus, Failure};
 use crate::exit_file::ExitFile;
@@ -35,18 +36,35 @@ pub fn run(options: &Options, command: CStrs, envp: CStrs, pid1: Option<Pid1>) -
     let mut exit_file = options.exit_file.map(ExitFile::reserve);
     let terminal = Terminal::of_stdin();
     let take_terminal = terminal.as_ref().is_some_and(Terminal::is_ours);
-    let main_pid = spawn::spawn(options, command, envp, take_terminal)
+    let launched = spawn::spawn(options, command, envp, take_terminal)
         .unwrap_or_else(|(failure, errno)| exit::fail(failure, errno));
+    let main_pid = match options.adopt {
+        Some(pid_file) => {
+            let adopted = adopt::wait_for_launcher(launched, pid_file);
+            if let Some(fd) = options.sync_fd {
+                spawn::report_sync(fd, adopted, 0);
+            }
+            adopted
+        }
+        None => launched,
+    };
     let grace = pid1.zip(options.grace_secs);
     let mut main_status: Option<ExitStatus> = None;
     let mut phase = Phase::Running;
+    // An adopted process may have ended before its launcher did; the SIGCHLD that said so
+    // was taken while waiting for the launcher, so the first pass reaps without waiting.
+    let mut reap_first = options.adopt.is_some();
     loop {
         let deadline_ns = match phase {
             Phase::Draining { deadline_ns } => Some(deadline_ns),
             Phase::Running | Phase::Killed => None,
         };
-        let signal = sys::wait_signal(SigSet::ALL, deadline_ns)
-            .unwrap_or_else(|errno| exit::fail(Failure::WaitSignal, errno));
+        let signal = if core::mem::take(&mut reap_first) {
+            Some(libc::SIGCHLD)
+        } else {
+            sys::wait_signal(SigSet::ALL, deadline_ns)
+                .unwrap_or_else(|errno| exit::fail(Failure::WaitSignal, errno))
+        };
         match (signal, &grace) {
             (Some(libc::SIGCHLD), _) => {}
             (None, Some((pid1, _))) => {

@@ -8,8 +8,8 @@
 //! CMD as its child, forwards every signal it gets (except SIGCHLD) to it, reaps all zombies,
 //! and exits with CMD's status, or 128+n when CMD died of signal n. Options add what the peers
 //! lack: `--grace` (stop the rest of the namespace gracefully), `--remap-exit`, `--user`,
-//! `--no-new-privs`, `--exit-file` (CMD's end as JSON) and `--sync-fd` (CMD's PID and exec
-//! result). See `pause --help` and the modules for each.
+//! `--no-new-privs`, `--exit-file` (CMD's end as JSON), `--sync-fd` (CMD's PID and exec
+//! result) and `--adopt` (watch the process a launcher such as an OCI runtime left behind). See `pause --help` and the modules for each.
 //!
 //! # Kernel facts pause relies on
 //!
@@ -73,6 +73,7 @@
 //! | 10–15 | in the child before exec: unblocking signals, no_new_privs, setgroups, setgid, setuid, close_range |
 //! | 16 | reserving the space of the `--exit-file` failed (CMD was not started) |
 //! | 17 | in the child before exec: `setpgid` |
+//! | 18 | `--adopt`: the PID file is unreadable or malformed, or names no child of pause |
 //!
 //! Each failure prints one line naming the step and the errno. In init mode codes other than
 //! 2–9 and 16 can also be CMD's own; `--exit-file` and `--sync-fd` tell them apart.
@@ -88,6 +89,7 @@
 // The unit tests cover the pure parts; the entry point and the modes are not built for them.
 #![cfg_attr(test, allow(dead_code, unused_imports))]
 
+mod adopt;
 mod cli;
 mod exit;
 mod exit_file;

@@ -26,7 +26,7 @@ pub enum Children {
 /// with valid arguments, and pause cannot do its job without waiting, so it is fatal.
 pub fn reap_all(stops: bool, mut on_exit: impl FnMut(libc::pid_t, c_int)) -> Children {
     loop {
-        match sys::reap_one(stops) {
+        match sys::reap_one(-1, stops) {
             Ok(Reaped::Child(pid, status)) => on_exit(pid, status),
             Ok(Reaped::Running) => return Children::Running,
             Ok(Reaped::NoChildren) => return Children::Gone,

@@ -27,6 +27,8 @@ pub fn spawn(
     envp: CStrs,
     take_terminal: bool,
 ) -> Result<libc::pid_t, (Failure, Errno)> {
+    // With --adopt, CMD is only the launcher: the PID to report is the one it leaves behind.
+    let sync_fd = options.sync_fd.filter(|_| options.adopt.is_none());
     let (status_read, status_write) =
         sys::pipe_cloexec().map_err(|errno| (Failure::Pipe, errno))?;
     match sys::fork() {
@@ -39,7 +41,7 @@ pub fn spawn(
             // Close our copy of the write end, or the read below would never see end of file.
             drop(status_write);
             let exec_errno = read_exec_status(&status_read);
-            if let Some(fd) = options.sync_fd {
+            if let Some(fd) = sync_fd {
                 report_sync(fd, pid, exec_errno);
             }
             Ok(pid)
@@ -62,7 +64,7 @@ fn read_exec_status(status_read: &Fd) -> c_int {
 /// errors are ignored: the reader may be gone (e.g. `sandbox run` was killed). Every signal is
 /// blocked, so the SIGPIPE that such a write raises cannot kill pause, but it stays pending, and
 /// the signal loop would forward it to CMD as if someone had sent it: it is taken off here.
-fn report_sync(fd: c_int, pid: libc::pid_t, exec_errno: c_int) {
+pub fn report_sync(fd: c_int, pid: libc::pid_t, exec_errno: c_int) {
     let mut line = Line::<32>::new();
     line.push_i64(pid.into())
         .push(b" ")

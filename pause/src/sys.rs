@@ -196,9 +196,10 @@ pub enum Reaped {
     NoChildren,
 }
 
-/// Reaps one ended child if there is one, without blocking. With `stops`, a child that has
-/// stopped is reported too (once per stop, `WUNTRACED`); it stays a child.
-pub fn reap_one(stops: bool) -> Result<Reaped> {
+/// Reaps one ended child if there is one, without blocking: child `pid`, or any child when
+/// `pid` is -1. With `stops`, a child that has stopped is reported too (once per stop,
+/// `WUNTRACED`); it stays a child.
+pub fn reap_one(pid: libc::pid_t, stops: bool) -> Result<Reaped> {
     let flags = if stops {
         libc::WNOHANG | libc::WUNTRACED
     } else {
@@ -210,7 +211,7 @@ pub fn reap_one(stops: bool) -> Result<Reaped> {
     let ret = unsafe {
         libc::syscall(
             libc::SYS_wait4,
-            c_long::from(-1),
+            c_long::from(pid),
             status_ptr,
             c_long::from(flags),
             ptr::null_mut::<libc::rusage>(),
@@ -222,6 +223,27 @@ pub fn reap_one(stops: bool) -> Result<Reaped> {
         Err(Errno(libc::ECHILD)) => Ok(Reaped::NoChildren),
         Err(errno) => Err(errno),
     }
+}
+
+/// Whether `pid` is a child of this process (running, or a zombie not yet reaped): a
+/// `waitid(WNOHANG | WNOWAIT)` that leaves its status in place.
+pub fn is_child(pid: libc::pid_t) -> bool {
+    // SAFETY: siginfo_t is a plain C struct for which all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
+    let info_ptr: *mut libc::siginfo_t = &mut info;
+    let flags = libc::WEXITED | libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: `info_ptr` points to a siginfo_t the kernel may write; the rusage pointer is NULL.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_waitid,
+            c_long::from(libc::P_PID),
+            c_long::from(pid),
+            info_ptr,
+            c_long::from(flags),
+            ptr::null_mut::<libc::rusage>(),
+        )
+    };
+    pid > 0 && check(ret).is_ok()
 }
 
 /// This process's PID as its own PID namespace sees it.
@@ -525,6 +547,22 @@ pub fn pipe_cloexec() -> Result<(Fd, Fd)> {
     // SAFETY: `fds_ptr` has room for the two descriptors the kernel writes.
     check(unsafe { libc::syscall(libc::SYS_pipe2, fds_ptr, c_long::from(libc::O_CLOEXEC)) })?;
     Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
+/// Opens `path` for reading.
+pub fn open_read(path: &CStr) -> Result<Fd> {
+    let flags = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
+    // SAFETY: `path` is NUL-terminated; without O_CREAT openat ignores the mode argument.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            c_long::from(libc::AT_FDCWD),
+            path.as_ptr(),
+            c_long::from(flags),
+            0 as c_long,
+        )
+    };
+    check(ret).map(|fd| Fd(fd as c_int))
 }
 
 /// Creates a file without a name in directory `dir` (`O_TMPFILE`), mode 0600, for writing.
