@@ -4,10 +4,9 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::definition::PAUSE_REPOSITORY;
-
-/// Builds the pod infrastructure OCI image holding the static `pause` binary, reproducibly:
-/// the same pause and SOURCE_DATE_EPOCH give the same blobs and manifest digest, byte for byte.
+/// Builds an OCI image reproducibly: the pod infrastructure image holding the static `pause`
+/// binary, or the image a definition file describes. The same inputs and SOURCE_DATE_EPOCH give
+/// the same blobs and manifest digest, byte for byte.
 #[derive(Debug, Parser)]
 #[command(name = "images", version)]
 pub(crate) struct Args {
@@ -20,14 +19,21 @@ pub(crate) struct Args {
     #[arg(long, value_name = "FILE.tar")]
     pub archive: Option<PathBuf>,
 
+    /// Build the image this JSON definition describes (layers of files, directories, symlinks
+    /// and whiteouts, and a runtime config; see images/README.md) instead of the pause image
+    #[arg(long, value_name = "FILE.json", conflicts_with = "pause")]
+    pub definition: Option<PathBuf>,
+
     /// Tag of the image: its org.opencontainers.image.ref.name (so `oci:DIR:TAG` finds it)
-    #[arg(long, default_value = env!("CARGO_PKG_VERSION"))]
-    pub tag: String,
+    /// [default: the pause version for the pause image, `latest` for a definition]
+    #[arg(long)]
+    pub tag: Option<String>,
 
     /// Repository, with a registry host; the image's full name (io.containerd.image.name, the
-    /// name podman and ctr import it under) is REPOSITORY:TAG
-    #[arg(long, default_value = PAUSE_REPOSITORY)]
-    pub repository: String,
+    /// name podman and ctr import it under) is REPOSITORY:TAG [default: localhost/pause, or the
+    /// definition's `repository`]
+    #[arg(long)]
+    pub repository: Option<String>,
 
     /// The static pause binary to package (default: `pause` in the release directory next to
     /// this program, built first when run by `cargo run`)
@@ -56,10 +62,26 @@ mod tests {
     }
 
     #[test]
-    fn defaults_name_the_image_after_the_pause_version() {
+    fn defaults_are_left_to_the_kind_of_image() {
         let args = Args::try_parse_from(["images", "--out", "dir"]).unwrap();
-        assert_eq!(args.tag, env!("CARGO_PKG_VERSION"));
-        assert_eq!(args.repository, "localhost/pause");
-        assert!(args.archive.is_none() && args.pause.is_none());
+        assert!(args.tag.is_none() && args.repository.is_none());
+        assert!(args.archive.is_none() && args.pause.is_none() && args.definition.is_none());
+    }
+
+    #[test]
+    fn a_definition_excludes_pause() {
+        let both = [
+            "images",
+            "--out",
+            "d",
+            "--definition",
+            "f.json",
+            "--pause",
+            "p",
+        ];
+        assert!(Args::try_parse_from(both).is_err());
+        let args =
+            Args::try_parse_from(["images", "--out", "d", "--definition", "f.json"]).unwrap();
+        assert_eq!(args.definition.unwrap(), PathBuf::from("f.json"));
     }
 }

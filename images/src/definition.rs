@@ -1,22 +1,75 @@
-//! Image definitions: *what* goes into an image (files, entrypoint, user, platform), with no
-//! knowledge of *how* it is packaged. The builder (`image`, `layer`, `layout`, `archive`) turns
-//! any [`Definition`] into OCI blobs, so adding an image is adding a function here.
+//! Image definitions: *what* goes into an image (layers of entries, the runtime config, the
+//! platform), with no knowledge of *how* it is packaged. The builder (`image`, `layer`, `layout`,
+//! `archive`) turns any [`Definition`] into OCI blobs. A definition comes from code (the pause
+//! image, [`pause`]) or from a JSON file (`definition_file`).
 
 use std::fmt;
 
-use oci_spec::image::{Arch, Os};
+use oci_spec::image::{Arch, Config, Os};
 use sandbox::binary::Executable;
 
-/// One regular file of an image's single layer. Files are owned by 0:0 (numeric, no names) and
-/// get the build's fixed mtime; parent directories are added by the layer builder.
+/// Who owns an entry, by number: layers carry no user or group names, so the image's own
+/// `/etc/passwd` (if any) decides what the numbers mean.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Owner {
+    /// User ID.
+    pub uid: u32,
+    /// Group ID.
+    pub gid: u32,
+}
+
+/// What one entry of a layer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct File {
-    /// Path inside the image, relative (`pause` for `/pause`).
+pub(crate) enum EntryKind {
+    /// A regular file.
+    File {
+        /// Permission bits (with setuid, setgid and sticky).
+        mode: u32,
+        /// Owner.
+        owner: Owner,
+        /// Contents, byte for byte.
+        contents: Vec<u8>,
+    },
+    /// A directory.
+    Directory {
+        /// Permission bits (with setuid, setgid and sticky).
+        mode: u32,
+        /// Owner.
+        owner: Owner,
+    },
+    /// A symbolic link (mode 0777, as the kernel shows every symlink).
+    Symlink {
+        /// What the link points at, as written (relative or absolute).
+        target: String,
+        /// Owner.
+        owner: Owner,
+    },
+    /// Deletes what a lower layer has at this path: the tar entry `.wh.NAME` in its parent.
+    Whiteout,
+    /// Hides what lower layers have inside this directory (the directory itself stays): the tar
+    /// entry `.wh..wh..opq` inside it.
+    Opaque,
+}
+
+/// One entry of a layer: a path and what is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Path inside the image, relative (`bin/sh` for `/bin/sh`), with no `.`, `..` or empty
+    /// components.
     pub path: String,
-    /// Permission bits.
-    pub mode: u32,
-    /// Contents, byte for byte.
-    pub contents: Vec<u8>,
+    /// What the entry is.
+    pub kind: EntryKind,
+}
+
+/// One layer: its entries, and how it was made (its history entry). Parent directories of the
+/// entries that the layer does not list are added by the layer builder, with the mode and owner
+/// the lower layers give them (0755, 0:0 when none does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layer {
+    /// The history entry's `created_by`.
+    pub created_by: String,
+    /// The entries, in any order: the builder sorts them.
+    pub entries: Vec<Entry>,
 }
 
 /// Everything that decides an image's content. Same definition and timestamp, same digest.
@@ -26,14 +79,11 @@ pub(crate) struct Definition {
     pub repository: String,
     /// Where the files run: the config's and the index's `os`, `architecture` and `variant`.
     pub platform: Platform,
-    /// The files of the one layer.
-    pub files: Vec<File>,
-    /// `Entrypoint` of the image config.
-    pub entrypoint: Vec<String>,
-    /// `User` of the image config, numeric `uid:gid` so no `/etc/passwd` is needed.
-    pub user: String,
-    /// The history entry's `created_by`: how the layer was made.
-    pub created_by: String,
+    /// The layers, lowest first.
+    pub layers: Vec<Layer>,
+    /// The runtime config (`Entrypoint`, `Cmd`, `Env`, `User`, ...) of the image config; fields
+    /// left `None` are left out of the JSON.
+    pub config: Config,
 }
 
 /// The platform an image's files are built for.
@@ -55,6 +105,17 @@ impl Platform {
             os: Os::Linux,
             architecture: Arch::from(executable.architecture.oci_name()),
             variant: executable.variant.map(str::to_owned),
+        }
+    }
+
+    /// Linux on the architecture `images` itself was built for (its GOARCH name, as `oci-spec`
+    /// translates Rust's): the platform of a definition file that names none, since the files
+    /// it packages are usually the host's own.
+    pub(crate) fn host() -> Platform {
+        Platform {
+            os: Os::Linux,
+            architecture: Arch::default(),
+            variant: None,
         }
     }
 
@@ -90,17 +151,24 @@ pub(crate) const PAUSE_REPOSITORY: &str = "localhost/pause";
 /// `ENTRYPOINT ["/pause"]`). `binary` must be a static executable (see `binary`), built for
 /// `platform`.
 pub(crate) fn pause(binary: Vec<u8>, platform: Platform) -> Definition {
+    let mut config = Config::default();
+    config.set_entrypoint(Some(vec!["/pause".to_owned()]));
+    config.set_user(Some("65535:65535".to_owned()));
     Definition {
         repository: PAUSE_REPOSITORY.to_owned(),
         platform,
-        files: vec![File {
-            path: "pause".to_owned(),
-            mode: 0o755,
-            contents: binary,
+        layers: vec![Layer {
+            created_by: "images: COPY pause /pause".to_owned(),
+            entries: vec![Entry {
+                path: "pause".to_owned(),
+                kind: EntryKind::File {
+                    mode: 0o755,
+                    owner: Owner::default(),
+                    contents: binary,
+                },
+            }],
         }],
-        entrypoint: vec!["/pause".to_owned()],
-        user: "65535:65535".to_owned(),
-        created_by: "images: COPY pause /pause".to_owned(),
+        config,
     }
 }
 
@@ -125,5 +193,11 @@ mod tests {
         let exe = std::env::current_exe().unwrap();
         let executable = sandbox::binary::inspect_file(&exe).unwrap();
         assert_eq!(Platform::linux(&executable), Platform::linux_amd64());
+    }
+
+    #[test]
+    fn host_platform_is_the_one_images_is_built_for() {
+        // The workspace builds for x86_64-unknown-linux-musl.
+        assert_eq!(Platform::host(), Platform::linux_amd64());
     }
 }

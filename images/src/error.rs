@@ -61,6 +61,38 @@ pub(crate) enum Error {
     )]
     DynamicExecutable { path: PathBuf, interpreter: PathBuf },
 
+    /// The definition file could not be read.
+    #[error("definition {}: reading it", path.display())]
+    ReadDefinition {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The definition file is not a definition: malformed JSON, an unknown field or a value of
+    /// the wrong type. The source says what and where (line and column).
+    #[error("definition {}", path.display())]
+    ParseDefinition {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The definition is well-formed JSON but describes no image that can be built; `problem`
+    /// says what and where (`layers[0].entries[2] "bin/sh": ...`).
+    #[error("definition {}: {problem}", path.display())]
+    InvalidDefinition { path: PathBuf, problem: String },
+
+    /// A file entry's `source` could not be read.
+    #[error("definition {}: {location}: reading source {}", path.display(), source_path.display())]
+    ReadSource {
+        path: PathBuf,
+        location: String,
+        source_path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// `SOURCE_DATE_EPOCH` is past the last second RFC 3339 can write.
     #[error(
         "SOURCE_DATE_EPOCH {epoch} is after 9999-12-31T23:59:59Z ({max}), the last second an RFC \

@@ -1,5 +1,6 @@
 //! The builder: turns a [`Definition`] into the blobs and index of an OCI image
-//! (image-spec v1.0): one layer, its config, a manifest, and an index naming the manifest.
+//! (image-spec v1.0): its layers (one gzip blob, one `diff_id` and one history entry each, in
+//! the definition's order), its config, a manifest, and an index naming the manifest.
 //!
 //! Every document is an `oci-spec` type serialised as canonical JSON (see `canonical`), and the
 //! only time that enters is the build's timestamp, so the manifest digest is a function of the
@@ -9,9 +10,8 @@
 use std::collections::HashMap;
 
 use oci_spec::image::{
-    ConfigBuilder, Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageIndexBuilder,
-    ImageManifestBuilder, MediaType, OciLayoutBuilder, PlatformBuilder, RootFsBuilder,
-    SCHEMA_VERSION,
+    Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder,
+    MediaType, OciLayoutBuilder, PlatformBuilder, RootFsBuilder, SCHEMA_VERSION,
 };
 
 use crate::canonical;
@@ -33,8 +33,10 @@ const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
 /// A built image, ready to be written as a layout or an archive.
 #[derive(Debug, Clone)]
 pub(crate) struct Image {
-    /// Config, layer and manifest blobs, in that order.
+    /// Config, layer and manifest blobs, in that order (the layers lowest first).
     pub blobs: Vec<Blob>,
+    /// The layers, lowest first, as the manifest lists them.
+    pub layers: Vec<LayerSummary>,
     /// Descriptor of the manifest, as `index.json` lists it (with annotations and platform).
     pub manifest: Descriptor,
     /// The `index.json` bytes.
@@ -42,6 +44,15 @@ pub(crate) struct Image {
     /// The `oci-layout` bytes.
     pub oci_layout: Vec<u8>,
     /// Total size of the layer tars before compression.
+    pub uncompressed_size: u64,
+}
+
+/// What the build summary says about one layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LayerSummary {
+    /// Descriptor of the gzip blob.
+    pub blob: Descriptor,
+    /// Size of the tar before compression.
     pub uncompressed_size: u64,
 }
 
@@ -57,31 +68,39 @@ impl Image {
 pub(crate) fn build(definition: &Definition, epoch: u64, name: &ImageName) -> Result<Image> {
     let spec = |what| move |source| Error::Spec { what, source };
     let created = timestamp::rfc3339(epoch)?;
-    let layer = layer::build(&definition.files, epoch)?;
+    let mut layers = Vec::with_capacity(definition.layers.len());
+    let mut history = Vec::with_capacity(definition.layers.len());
+    let mut lower = layer::LowerDirectories::default();
+    for layer in &definition.layers {
+        layers.push(layer::build(&layer.entries, epoch, &lower)?);
+        lower.apply(&layer.entries);
+        history.push(
+            HistoryBuilder::default()
+                .created(created.clone())
+                .created_by(layer.created_by.clone())
+                .build()
+                .map_err(spec("history"))?,
+        );
+    }
 
-    let config = ConfigBuilder::default()
-        .user(definition.user.clone())
-        .entrypoint(definition.entrypoint.clone())
-        .build()
-        .map_err(spec("runtime config"))?;
     let rootfs = RootFsBuilder::default()
         .typ("layers")
-        .diff_ids(vec![layer.diff_id.to_string()])
+        .diff_ids(
+            layers
+                .iter()
+                .map(|layer| layer.diff_id.to_string())
+                .collect::<Vec<_>>(),
+        )
         .build()
         .map_err(spec("rootfs"))?;
-    let history = HistoryBuilder::default()
-        .created(created.clone())
-        .created_by(definition.created_by.clone())
-        .build()
-        .map_err(spec("history"))?;
     let platform = &definition.platform;
     let mut configuration = ImageConfigurationBuilder::default()
         .created(created)
         .architecture(platform.architecture.clone())
         .os(platform.os.clone())
-        .config(config)
+        .config(definition.config.clone())
         .rootfs(rootfs)
-        .history(vec![history])
+        .history(history)
         .build()
         .map_err(spec("config"))?;
     configuration.set_variant(platform.variant.clone());
@@ -94,7 +113,12 @@ pub(crate) fn build(definition: &Definition, epoch: u64, name: &ImageName) -> Re
         .schema_version(SCHEMA_VERSION)
         .media_type(MediaType::ImageManifest)
         .config(config_blob.descriptor())
-        .layers(vec![layer.blob.descriptor()])
+        .layers(
+            layers
+                .iter()
+                .map(|layer| layer.blob.descriptor())
+                .collect::<Vec<_>>(),
+        )
         .build()
         .map_err(spec("manifest"))?;
     let manifest_blob = Blob::new(
@@ -125,12 +149,24 @@ pub(crate) fn build(definition: &Definition, epoch: u64, name: &ImageName) -> Re
         .build()
         .map_err(spec("oci-layout"))?;
 
+    let summaries = layers
+        .iter()
+        .map(|layer| LayerSummary {
+            blob: layer.blob.descriptor(),
+            uncompressed_size: layer.uncompressed_size,
+        })
+        .collect();
+    let uncompressed_size = layers.iter().map(|layer| layer.uncompressed_size).sum();
+    let mut blobs = vec![config_blob];
+    blobs.extend(layers.into_iter().map(|layer| layer.blob));
+    blobs.push(manifest_blob);
     Ok(Image {
-        blobs: vec![config_blob, layer.blob, manifest_blob],
+        blobs,
+        layers: summaries,
         manifest: manifest_descriptor,
         index: canonical::to_vec(&index, "image index")?,
         oci_layout: canonical::to_vec(&oci_layout, "oci-layout")?,
-        uncompressed_size: layer.uncompressed_size,
+        uncompressed_size,
     })
 }
 
@@ -274,6 +310,126 @@ mod tests {
                 .iter()
                 .map(|b| b.bytes.len() as u64)
                 .sum::<u64>()
+        );
+    }
+
+    /// A definition file's image with three layers: files, then a whiteout and an opaque
+    /// directory over them, then a symlink.
+    fn layered() -> Image {
+        let definition = serde_json::json!({
+            "repository": "localhost/layered",
+            "platform": "linux/amd64",
+            "layers": [
+                {"created_by": "base", "entries": [
+                    {"path": "etc/motd", "type": "file", "contents": "hello\n"},
+                    {"path": "var/cache/old", "type": "file", "contents": "old"},
+                ]},
+                {"created_by": "cleanup", "entries": [
+                    {"path": "etc/motd", "type": "whiteout"},
+                    {"path": "var/cache", "type": "opaque"},
+                    {"path": "var/cache/new", "type": "file", "contents": "new"},
+                ]},
+                {"created_by": "link", "entries": [
+                    {"path": "bin/sh", "type": "symlink", "target": "busybox"},
+                ]},
+            ],
+            "config": {"Cmd": ["sh"], "Env": ["A=1"], "StopSignal": "SIGQUIT"},
+        });
+        let definition = crate::definition_file::from_json(
+            &serde_json::to_vec(&definition).unwrap(),
+            std::path::Path::new("layered.json"),
+        )
+        .unwrap();
+        let name = ImageName::new("localhost/layered", "t").unwrap();
+        build(&definition, 0, &name).unwrap()
+    }
+
+    /// Paths of the tar entries of gzip layer `blob`, in order.
+    fn layer_paths(blob: &Blob) -> Vec<String> {
+        let tar = flate2::read::GzDecoder::new(blob.bytes.as_slice());
+        tar::Archive::new(tar)
+            .entries()
+            .unwrap()
+            .map(|entry| entry.unwrap().path().unwrap().display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn same_definition_file_gives_the_same_manifest() {
+        let (first, second) = (layered(), layered());
+        assert_eq!(first.manifest.digest(), second.manifest.digest());
+        assert_eq!(first.blobs, second.blobs);
+    }
+
+    #[test]
+    fn each_layer_has_a_blob_a_diff_id_and_a_history_entry_in_order() {
+        let image = layered();
+        assert_eq!(image.blobs.len(), 5, "config, three layers, manifest");
+        assert_eq!(image.layers.len(), 3);
+        let config = json(&image.blobs[0].bytes);
+        let manifest = json(&image.blobs[4].bytes);
+        let created_by: Vec<&str> = config["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["created_by"].as_str().unwrap())
+            .collect();
+        assert_eq!(created_by, ["base", "cleanup", "link"]);
+        let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap();
+        let layers = manifest["layers"].as_array().unwrap();
+        assert_eq!((diff_ids.len(), layers.len()), (3, 3));
+        for (number, summary) in image.layers.iter().enumerate() {
+            let blob = &image.blobs[number + 1];
+            assert_eq!(layers[number]["digest"], blob.digest.to_string());
+            assert_eq!(summary.blob.digest(), &blob.digest);
+            let mut tar = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(blob.bytes.as_slice()),
+                &mut tar,
+            )
+            .unwrap();
+            assert_eq!(
+                diff_ids[number],
+                crate::digest::sha256_digest(&tar).to_string()
+            );
+            assert_eq!(summary.uncompressed_size, tar.len() as u64);
+        }
+        assert_eq!(
+            image.uncompressed_size,
+            image
+                .layers
+                .iter()
+                .map(|l| l.uncompressed_size)
+                .sum::<u64>()
+        );
+    }
+
+    #[test]
+    fn whiteout_and_opaque_entries_become_marker_files() {
+        let image = layered();
+        assert_eq!(
+            layer_paths(&image.blobs[1]),
+            ["etc", "etc/motd", "var", "var/cache", "var/cache/old"]
+        );
+        assert_eq!(
+            layer_paths(&image.blobs[2]),
+            [
+                "etc",
+                "etc/.wh.motd",
+                "var",
+                "var/cache",
+                "var/cache/.wh..wh..opq",
+                "var/cache/new"
+            ]
+        );
+    }
+
+    #[test]
+    fn config_has_the_defined_fields_and_no_others() {
+        let config = json(&layered().blobs[0].bytes);
+        assert_eq!(
+            config["config"],
+            serde_json::json!({"Cmd": ["sh"], "Env": ["A=1"], "StopSignal": "SIGQUIT"})
         );
     }
 }

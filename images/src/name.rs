@@ -55,7 +55,7 @@ fn check_tag(tag: &str) -> Result<()> {
 
 /// A registry host (`localhost`, or a name with a dot or a port) followed by lower-case path
 /// components of `[a-z0-9]` joined by single `.`, `_` or `-` (and `__`).
-fn check_repository(repository: &str) -> Result<()> {
+pub(crate) fn check_repository(repository: &str) -> Result<()> {
     let invalid = |rule| Error::InvalidName {
         what: "repository",
         value: repository.to_owned(),

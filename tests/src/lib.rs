@@ -14,6 +14,8 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod images;
+
 /// Panics unless the tests run as root: they create real namespaces, mounts and processes.
 /// A skipped test cannot fail, so a missing privilege is a failure, not a skip.
 pub fn require_root() {

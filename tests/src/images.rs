@@ -1,0 +1,132 @@
+//! Test images, built offline by the project's own `images` tool from definition files (the
+//! format is in `images/README.md`). The base is a busybox image made from Debian's
+//! `busybox-static` (`.ci/setup` installs it); a test takes [`busybox_definition`], changes what
+//! it needs (the config's `User`, `StopSignal`, `WorkingDir`, another layer, ...) and builds it
+//! with [`build_image`] into its own scratch directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::Run;
+
+/// Where Debian's `busybox-static` installs its static busybox, the one binary of the image.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// The applets the busybox image links in `/bin` (each a symlink to `busybox`): what the tests
+/// run in containers. Shell builtins (`trap`, `exec`, ...) need no link.
+pub const BUSYBOX_APPLETS: &[&str] = &[
+    "[", "ash", "cat", "chmod", "cp", "cut", "date", "echo", "env", "false", "grep", "head",
+    "hostname", "id", "kill", "ln", "ls", "mkdir", "mount", "mv", "nc", "printf", "ps", "pwd",
+    "readlink", "rm", "sed", "seq", "sh", "sleep", "sort", "stat", "tail", "tee", "test",
+    "timeout", "touch", "tr", "true", "umount", "uname", "wc", "whoami",
+];
+
+/// The `images` binary under test: next to the other workspace binaries, or at `IMAGES_BIN`.
+pub fn images_bin() -> PathBuf {
+    crate::find_binary("images", "IMAGES_BIN")
+}
+
+/// The definition of the busybox test image: one layer with the static `/bin/busybox`, its
+/// applets as symlinks in `/bin` ([`BUSYBOX_APPLETS`]), `/etc/passwd` and `/etc/group` with
+/// root (0) and `app` (1000, home `/home/app`), and the directories a container expects: `tmp`
+/// (1777), `home/app` (1000:1000), `proc`, `sys`, `dev` and `root` (0700). Its config runs `sh`
+/// in `/` with `PATH` and `IMAGE_VAR=from-image` set, as root (no `User`).
+///
+/// Panics unless [`BUSYBOX`] is a static executable: a dynamically linked busybox (Debian's
+/// `busybox` package) would fail in the image with a baffling "no such file or directory".
+pub fn busybox_definition() -> Value {
+    assert_static_executable(Path::new(BUSYBOX));
+    let mut entries = vec![
+        json!({"path": "bin/busybox", "type": "file", "source": BUSYBOX, "mode": "0755"}),
+        json!({"path": "etc/passwd", "type": "file",
+               "contents": "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"}),
+        json!({"path": "etc/group", "type": "file", "contents": "root:x:0:\napp:x:1000:\n"}),
+        json!({"path": "tmp", "type": "dir", "mode": "1777"}),
+        json!({"path": "home/app", "type": "dir", "uid": 1000, "gid": 1000}),
+        json!({"path": "proc", "type": "dir"}),
+        json!({"path": "sys", "type": "dir"}),
+        json!({"path": "dev", "type": "dir"}),
+        json!({"path": "root", "type": "dir", "mode": "0700"}),
+    ];
+    entries.extend(BUSYBOX_APPLETS.iter().map(
+        |applet| json!({"path": format!("bin/{applet}"), "type": "symlink", "target": "busybox"}),
+    ));
+    json!({
+        "repository": "localhost/busybox",
+        "layers": [{
+            "created_by": "busybox-static's /bin/busybox, its applets, passwd and group",
+            "entries": entries,
+        }],
+        "config": {
+            "Cmd": ["sh"],
+            "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "IMAGE_VAR=from-image"],
+            "WorkingDir": "/",
+        },
+    })
+}
+
+/// Builds `definition` with `images --definition F --out OUT --tag TAG` and
+/// `SOURCE_DATE_EPOCH=0`, where F is `OUT.definition.json` (next to `out`, so the test's scratch
+/// directory holds and removes both). Panics with the tool's output unless it succeeds. Returns
+/// the image's reference for skopeo, `oci:OUT:TAG` (umoci takes `OUT:TAG`).
+pub fn build_image(definition: &Value, out: &Path, tag: &str) -> String {
+    let mut file = out.as_os_str().to_owned();
+    file.push(".definition.json");
+    let file = PathBuf::from(file);
+    std::fs::write(&file, serde_json::to_vec_pretty(definition).unwrap())
+        .unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
+    let built: Run = Command::new(images_bin())
+        .env("SOURCE_DATE_EPOCH", "0")
+        // Under `cargo`, `images` would build pause; a definition needs no pause, but be sure.
+        .env_remove("CARGO")
+        .arg("--definition")
+        .arg(&file)
+        .arg("--out")
+        .arg(out)
+        .args(["--tag", tag])
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", images_bin().display()))
+        .into();
+    assert!(
+        built.code == Some(0),
+        "images --definition {} failed ({:?})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        file.display(),
+        built.code,
+        built.stdout,
+        built.stderr
+    );
+    format!("oci:{}:{tag}", out.display())
+}
+
+/// Panics unless `path` is an ELF executable without a `PT_INTERP` program header (static).
+/// Reads the ELF64 little-endian header fields by offset: all the tests' hosts are x86-64.
+fn assert_static_executable(path: &Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| {
+        panic!(
+            "reading {}: {e}: install Debian's busybox-static (.ci/setup does)",
+            path.display()
+        )
+    });
+    let field = |offset: usize, size: usize| -> u64 {
+        let mut value = [0u8; 8];
+        value[..size].copy_from_slice(&bytes[offset..offset + size]);
+        u64::from_le_bytes(value)
+    };
+    assert!(
+        bytes.len() >= 64 && bytes.starts_with(b"\x7fELF\x02\x01"),
+        "{} is not a 64-bit little-endian ELF file",
+        path.display()
+    );
+    let (table, entry_size, count) = (field(0x20, 8), field(0x36, 2), field(0x38, 2));
+    const PT_INTERP: u64 = 3;
+    let dynamic = (0..count)
+        .map(|n| (table + n * entry_size) as usize)
+        .any(|offset| field(offset, 4) == PT_INTERP);
+    assert!(
+        !dynamic,
+        "{} is dynamically linked: the test images need Debian's busybox-static, not busybox",
+        path.display()
+    );
+}
