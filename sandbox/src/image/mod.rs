@@ -23,8 +23,16 @@
 //! that fails leaves nothing in the store but complete layers. Unpacking needs root (file
 //! owners, `mknod` of whiteouts, `trusted.*` xattrs).
 
+mod archive;
 mod digest;
+mod layer;
+mod layout;
 mod platform;
 mod reference;
+mod unpack;
+mod whiteout;
+
+#[cfg(test)]
+mod fixture;
 
 pub use reference::{ImageReference, Transport};
