@@ -27,12 +27,18 @@ mod archive;
 mod digest;
 mod layer;
 mod layout;
+mod lock;
 mod platform;
+mod record;
 mod reference;
+mod store;
 mod unpack;
 mod whiteout;
 
 #[cfg(test)]
 mod fixture;
 
+pub use lock::ImageLock;
+pub use record::{Image, ImageDefaults};
 pub use reference::{ImageReference, Transport};
+pub use store::{ImageStore, MIN_DIGEST_PREFIX};
