@@ -6,6 +6,7 @@
 mod control;
 mod faults;
 mod image;
+mod image_store;
 mod pause;
 mod regressions;
 mod sandbox_containers;
