@@ -163,6 +163,22 @@ pub enum Error {
         /// The phase asked for.
         to: &'static str,
     },
+    /// An image reference, an image layout, one of its blobs, or the image's platform was
+    /// refused: `image` is the reference (or digest) as the user gave it, `reason` says what is
+    /// wrong with what.
+    #[error("image {image}: {reason}")]
+    ImageInvalid {
+        /// The image reference or digest.
+        image: String,
+        /// What is wrong, naming the blob, tag, layer or entry.
+        reason: String,
+    },
+    /// No image in the image store matches a reference or digest.
+    #[error("image {image} is not in the image store")]
+    ImageNotFound {
+        /// The reference or digest as given.
+        image: String,
+    },
     /// A system call failed while doing `what`.
     #[error("{what}")]
     Os {

@@ -29,6 +29,7 @@ pub mod container;
 pub mod error;
 pub mod exit;
 pub mod host;
+pub mod image;
 pub mod kill;
 pub mod pod;
 pub mod policy;

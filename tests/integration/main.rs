@@ -7,6 +7,7 @@ mod control;
 mod faults;
 mod image;
 mod image_definitions;
+mod image_store;
 mod pause;
 mod regressions;
 mod sandbox_containers;
