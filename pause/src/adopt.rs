@@ -8,11 +8,22 @@
 //! that ends before the launcher has exited stays a zombie, its status kept for the main loop,
 //! rather than being reaped as an anonymous orphan. A launcher that fails makes pause exit
 //! with its code, reporting nothing on `--sync-fd` (the launcher said why on stderr).
+//!
+//! The launcher's exit is not the end of the hand-over: crun forks twice, and its last
+//! intermediate process writes PIDFILE and exits after crun itself has. Until the process
+//! named in PIDFILE is pause's child, pause reaps the orphaned intermediates as they end (each
+//! end is a SIGCHLD) and reads PIDFILE again, for at most [`HANDOVER_SECS`]. An ended child is
+//! reaped only once it is known not to be the adopted one: the process cannot be pause's child
+//! before PIDFILE names it, since whoever writes PIDFILE is its parent or its launcher.
 
 use core::ffi::CStr;
 
 use crate::exit::{self, ExitStatus, Failure};
 use crate::sys::{self, Errno, Reaped, SigSet};
+
+/// How long the launcher's intermediate processes may take to hand the process over after
+/// the launcher has exited.
+const HANDOVER_SECS: u32 = 30;
 
 /// Waits for the launcher to end and returns the PID it left in `pid_file`, a child of pause
 /// by now. Signals that arrive meanwhile are passed on to the launcher.
@@ -39,12 +50,36 @@ pub fn wait_for_launcher(launcher: libc::pid_t, pid_file: &CStr) -> libc::pid_t 
             Err(errno) => exit::fail(Failure::WaitSignal, errno),
         }
     }
-    let pid = read_pid(pid_file).unwrap_or_else(|errno| exit::fail(Failure::Adopt, errno));
-    // Only a process pause can wait for is one whose end it can record.
-    if !sys::is_child(pid) {
-        exit::fail(Failure::Adopt, Errno(libc::ECHILD));
+    let deadline_ns = sys::monotonic_ns() + sys::secs_to_ns(HANDOVER_SECS);
+    loop {
+        let named = read_pid(pid_file);
+        // Only a process pause can wait for is one whose end it can record.
+        if let Ok(pid) = named {
+            if sys::is_child(pid) {
+                return pid;
+            }
+        }
+        loop {
+            match sys::peek_children() {
+                Ok(Reaped::Child(ended, _)) if Ok(ended) == named => return ended,
+                // An intermediate process of the launcher's.
+                Ok(Reaped::Child(ended, _)) => {
+                    let _ = sys::reap_one(ended, false);
+                }
+                Ok(Reaped::Running) => break,
+                // Nothing left that could still hand the process over.
+                Ok(Reaped::NoChildren) => {
+                    exit::fail(Failure::Adopt, named.err().unwrap_or(Errno(libc::ECHILD)))
+                }
+                Err(errno) => exit::fail(Failure::Reap, errno),
+            }
+        }
+        match sys::wait_signal(SigSet::of(libc::SIGCHLD), Some(deadline_ns)) {
+            Ok(Some(_)) => {}
+            Ok(None) => exit::fail(Failure::Adopt, Errno(libc::ETIMEDOUT)),
+            Err(errno) => exit::fail(Failure::WaitSignal, errno),
+        }
     }
-    pid
 }
 
 /// The PID in `path`: decimal digits, optionally followed by a newline (runc writes none, crun

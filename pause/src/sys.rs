@@ -225,25 +225,43 @@ pub fn reap_one(pid: libc::pid_t, stops: bool) -> Result<Reaped> {
     }
 }
 
-/// Whether `pid` is a child of this process (running, or a zombie not yet reaped): a
-/// `waitid(WNOHANG | WNOWAIT)` that leaves its status in place.
-pub fn is_child(pid: libc::pid_t) -> bool {
+/// `waitid(idtype, id, WEXITED | WNOHANG | WNOWAIT | extra)`: the PID of a child that matches
+/// and has ended (0 if none has yet), its status left in place for a later wait.
+fn peek(idtype: libc::idtype_t, id: libc::pid_t, extra: c_int) -> Result<libc::pid_t> {
     // SAFETY: siginfo_t is a plain C struct for which all-zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { core::mem::zeroed() };
     let info_ptr: *mut libc::siginfo_t = &mut info;
-    let flags = libc::WEXITED | libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT;
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | extra;
     // SAFETY: `info_ptr` points to a siginfo_t the kernel may write; the rusage pointer is NULL.
     let ret = unsafe {
         libc::syscall(
             libc::SYS_waitid,
-            c_long::from(libc::P_PID),
-            c_long::from(pid),
+            c_long::from(idtype),
+            c_long::from(id),
             info_ptr,
             c_long::from(flags),
             ptr::null_mut::<libc::rusage>(),
         )
     };
-    pid > 0 && check(ret).is_ok()
+    check(ret)?;
+    // SAFETY: waitid filled `info` for a child (si_pid is set) or left it zeroed (0: none).
+    Ok(unsafe { info.si_pid() })
+}
+
+/// Whether `pid` is a child of this process (running, or a zombie not yet reaped).
+pub fn is_child(pid: libc::pid_t) -> bool {
+    pid > 0 && peek(libc::P_PID, pid, libc::WSTOPPED).is_ok()
+}
+
+/// Whether a child has ended, without reaping it: `Reaped::Child` carries its PID (and a
+/// status of 0: the status stays with the zombie for a later wait).
+pub fn peek_children() -> Result<Reaped> {
+    match peek(libc::P_ALL, 0, 0) {
+        Ok(0) => Ok(Reaped::Running),
+        Ok(pid) => Ok(Reaped::Child(pid, 0)),
+        Err(Errno(libc::ECHILD)) => Ok(Reaped::NoChildren),
+        Err(errno) => Err(errno),
+    }
 }
 
 /// This process's PID as its own PID namespace sees it.

@@ -712,6 +712,93 @@ fn exit_file_records_the_end_of_the_command() {
 }
 
 #[test]
+fn adopt_watches_the_process_a_launcher_leaves_behind() {
+    require_root();
+    let scratch = ScratchDir::new("pause-adopt");
+    let pid_file = scratch.path().join("pid");
+    let exit_file = scratch.path().join("exit.json");
+    // Launchers that start a process, write its PID and exit, as `runc run --detach
+    // --pid-file` does: the process, orphaned, lands on pause (a child subreaper). In the
+    // second, the process ends while the launcher still runs: its status must not be lost.
+    let cases = [
+        ("(sh -c 'sleep 0.3; exit 7' & echo $! > \"$1\")", 7),
+        ("(sh -c 'exit 9' & echo $! > \"$1\"); sleep 0.3", 9),
+        ("(sh -c 'kill -TERM $$' & echo $! > \"$1\"); sleep 0.3", 143),
+    ];
+    for (launcher, code) in cases {
+        let _ = std::fs::remove_file(&exit_file);
+        let (read_end, write_end) = pipe();
+        let mut cmd = pause_command(&[
+            "--exit-file",
+            exit_file.to_str().unwrap(),
+            "--sync-fd",
+            "3",
+            "--adopt",
+            pid_file.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            launcher,
+            "launcher",
+            pid_file.to_str().unwrap(),
+        ]);
+        pass_fds(&mut cmd, &[(&write_end, 3)]);
+        let mut pause = Spawned::new(&mut cmd);
+        drop(write_end);
+        let (pid, errno) = read_sync_line(read_end);
+        assert_eq!(errno, 0);
+        let written: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(pid, written, "{launcher}");
+        assert_eq!(pause.wait(SOON).code(), Some(code), "{launcher}");
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&exit_file).unwrap()).unwrap();
+        assert_eq!(record["pid"], pid, "{launcher}");
+        assert_eq!(record["exit_code"], code, "{launcher}");
+    }
+
+    // A launcher that fails: pause exits with its code, reporting nothing, recording nothing.
+    let _ = std::fs::remove_file(&exit_file);
+    let (read_end, write_end) = pipe();
+    let mut cmd = pause_command(&[
+        "--exit-file",
+        exit_file.to_str().unwrap(),
+        "--sync-fd",
+        "3",
+        "--adopt",
+        pid_file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo cannot start >&2; exit 3",
+    ]);
+    pass_fds(&mut cmd, &[(&write_end, 3)]);
+    let mut pause = Spawned::new(&mut cmd);
+    drop(write_end);
+    let mut line = String::new();
+    std::fs::File::from(read_end)
+        .read_to_string(&mut line)
+        .unwrap();
+    assert_eq!(line, "");
+    assert_eq!(pause.wait(SOON).code(), Some(3));
+    assert!(!exit_file.exists());
+
+    // A PID file that names no child of pause (PID 1), or no PID at all: 18, with a reason.
+    for contents in ["1", "x"] {
+        std::fs::write(&pid_file, contents).unwrap();
+        let run = run(
+            pause_bin(),
+            ["--adopt", pid_file.to_str().unwrap(), "--", "true"],
+        );
+        assert_exit!(run, 18);
+        assert!(run.stderr.contains("--adopt"), "{}", run.stderr);
+    }
+}
+
+#[test]
 fn exit_file_is_written_when_the_file_system_has_filled_up() {
     require_root();
     let tmpfs = Tmpfs::mount("256k");
