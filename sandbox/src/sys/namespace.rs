@@ -149,6 +149,21 @@ pub fn pin(holder: &PidFd, kind: NamespaceKind, target: &Path, pod: &str) -> Res
     })
 }
 
+/// Opens namespace `name` (`mnt`, `pid`, ...) of the live process behind `process`, for
+/// joining: `/proc/PID/ns/NAME`, then a check through the pidfd that the process had not exited
+/// (so the PID was not recycled in between and the file is that process's).
+pub fn open_of_process(process: &PidFd, name: &str) -> Result<File> {
+    let path = PathBuf::from(format!("/proc/{}/ns/{name}", process.pid()));
+    let file = File::open(&path).context(|| format!("opening {}", path.display()))?;
+    if process.has_exited()? {
+        return Err(Error::Io {
+            what: format!("opening {}", path.display()),
+            source: std::io::Error::other("the process exited"),
+        });
+    }
+    Ok(file)
+}
+
 /// Unmounts and removes a pin; a pin that is already gone (or was never mounted) is fine.
 pub fn unpin(path: &Path) -> Result<()> {
     match umount2(path, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW) {

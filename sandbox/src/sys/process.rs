@@ -46,6 +46,19 @@ fn stat_of(pid: i32) -> Option<(u64, i32)> {
     Some((stat.starttime, stat.ppid))
 }
 
+/// Whether process `pid` has a handler for `signal` (its `SigCgt`); `None` if that cannot be
+/// read. PID 1 of a PID namespace gets only the signals it handles from outside (and SIGKILL):
+/// the kernel drops the rest.
+pub fn handles_signal(pid: i32, signal: i32) -> Option<bool> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigCgt:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())?;
+    let bit = u32::try_from(signal).ok()?.checked_sub(1)?;
+    Some(mask.checked_shr(bit).is_some_and(|m| m & 1 == 1))
+}
+
 impl ProcessRecord {
     /// Records the live process `pid`; `None` if it has already exited.
     pub fn of(pid: i32, boot_id: &str) -> Option<ProcessRecord> {

@@ -23,7 +23,7 @@
 //!    except one descriptor passed on purpose (the monitor's `--sync-fd`)
 //! 6. wait for the parent's go: one byte on a second pipe, or end-of-file if the parent died
 //!    or gave up, and then the child exits instead of running `pause`
-//! 7. `execve`
+//! 7. `execve` (or `execveat` of a descriptor opened before joining a mount namespace)
 //!
 //! A failing step writes `(step, errno)` to a close-on-exec pipe and exits; the parent reads the
 //! pipe: end-of-file means exec succeeded, eight bytes name the step that failed and why.
@@ -57,6 +57,7 @@ pub(crate) struct Spawn<'a> {
     cwd: Option<CString>,
     stdio: [Option<BorrowedFd<'a>>; 3],
     pass_fd: Option<RawFd>,
+    program_fd: Option<RawFd>,
 }
 
 /// The steps of the child, reported back when one fails.
@@ -151,6 +152,7 @@ impl<'a> Spawn<'a> {
             cwd: None,
             stdio: [None, None, None],
             pass_fd: None,
+            program_fd: None,
         })
     }
 
@@ -199,6 +201,15 @@ impl<'a> Spawn<'a> {
     /// Keep this descriptor open across exec, at the same number.
     pub fn pass_fd(mut self, fd: BorrowedFd<'a>) -> Self {
         self.pass_fd = Some(fd.as_raw_fd());
+        self
+    }
+
+    /// Executes the program from `fd`, an open descriptor of it (`execveat` with
+    /// `AT_EMPTY_PATH`), rather than by its path: for a child that joins a mount namespace
+    /// where the path leads elsewhere or nowhere (a container's). The program must be a binary,
+    /// not a script (the descriptor is close-on-exec).
+    pub fn exec_from(mut self, fd: BorrowedFd<'a>) -> Self {
+        self.program_fd = Some(fd.as_raw_fd());
         self
     }
 
@@ -340,9 +351,25 @@ impl<'a> Spawn<'a> {
         if let Err(errno) = wait_for_go(go_fd) {
             fail(Step::WaitForParent, errno);
         }
-        // SAFETY: argv and envp are null-terminated arrays of pointers into CStrings that live
-        // in `self` for the whole call; execve only returns on failure.
-        unsafe { libc::execve(self.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        if let Some(fd) = self.program_fd {
+            // SAFETY: the path is an empty NUL-terminated string, argv and envp are
+            // null-terminated arrays of pointers into CStrings that live in `self` for the whole
+            // call; execveat only returns on failure.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_execveat,
+                    fd,
+                    c"".as_ptr(),
+                    argv.as_ptr(),
+                    envp.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            };
+        } else {
+            // SAFETY: argv and envp are null-terminated arrays of pointers into CStrings that
+            // live in `self` for the whole call; execve only returns on failure.
+            unsafe { libc::execve(self.program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        }
         fail(Step::Exec, Errno::last())
     }
 }
