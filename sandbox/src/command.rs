@@ -115,6 +115,19 @@ impl CommandSpec {
                 reason: "give the command after `--`".to_owned(),
             });
         }
+        self.validate_settings()
+    }
+
+    /// Refuses a relative working directory or an empty program, but not a missing command
+    /// (an image may give it).
+    pub fn validate_settings(&self) -> Result<()> {
+        if self.argv.first().is_some_and(|program| program.is_empty()) {
+            return Err(Error::InvalidInput {
+                what: "command",
+                value: String::new(),
+                reason: "the program must not be empty".to_owned(),
+            });
+        }
         if let Some(dir) = &self.workdir {
             if !dir.starts_with('/') {
                 return Err(Error::InvalidInput {

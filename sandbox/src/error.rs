@@ -130,6 +130,52 @@ pub enum Error {
         /// What it wrote on stderr, trimmed.
         said: String,
     },
+    /// The container must be running for this operation.
+    #[error("container {container:?} of sandbox {pod:?} is not running")]
+    ContainerNotRunning {
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+    },
+    /// No OCI runtime to run an image or root file system with.
+    #[error(
+        "no OCI runtime: looked for {looked_for} (PATH={path}); install runc or crun, or name one with --runtime"
+    )]
+    RuntimeNotFound {
+        /// What was looked for.
+        looked_for: String,
+        /// The PATH searched.
+        path: String,
+    },
+    /// The OCI runtime failed to create, start or delete a container.
+    #[error("container {container:?}: {} exited with {code}{}", runtime.display(), said_suffix(said))]
+    RuntimeFailed {
+        /// Container name (or runtime ID).
+        container: String,
+        /// The runtime program.
+        runtime: PathBuf,
+        /// Its exit code.
+        code: i32,
+        /// What it wrote on stderr, trimmed.
+        said: String,
+    },
+    /// `rmi` of an image a container uses.
+    #[error("image {image} is used by {}: remove {} first", containers.join(", "), if containers.len() == 1 { "it" } else { "them" })]
+    ImageInUse {
+        /// The image as named.
+        image: String,
+        /// The containers that use it, as `POD/CONTAINER`.
+        containers: Vec<String>,
+    },
+    /// An image's config cannot give a container what it needs.
+    #[error("image {image}: {reason}")]
+    ImageConfig {
+        /// The image's reference (or the root file system's path).
+        image: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A container's monitor died without recording how the container ended.
     #[error(
         "container {container:?} of sandbox {pod:?}: its monitor (pid {monitor_pid}) died without recording an exit status"

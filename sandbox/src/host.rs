@@ -17,6 +17,7 @@ pub struct Host {
     pub(crate) pause: PathBuf,
     pub(crate) netns_dir: PathBuf,
     pub(crate) boot_id: String,
+    pub(crate) runtime: Option<PathBuf>,
 }
 
 impl Host {
@@ -29,7 +30,15 @@ impl Host {
             pause,
             netns_dir,
             boot_id: process::boot_id()?,
+            runtime: None,
         })
+    }
+
+    /// Names the OCI runtime that runs image and root file system containers (a path, or a
+    /// name looked up in PATH); without one, the first of runc and crun in PATH.
+    pub fn with_runtime(mut self, runtime: Option<PathBuf>) -> Host {
+        self.runtime = runtime;
+        self
     }
 
     /// The state root.

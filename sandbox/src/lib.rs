@@ -30,6 +30,7 @@ pub mod error;
 pub mod exit;
 pub mod host;
 pub mod image;
+pub mod images;
 pub mod kill;
 pub mod pod;
 pub mod policy;

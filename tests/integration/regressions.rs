@@ -104,7 +104,7 @@ impl Drop for SmallFs {
 }
 
 /// `strace STRACE... sandbox --root ROOT ARGS...` (no -f: strace would wait for a pause).
-fn traced_sandbox(root: &Path, strace: &[&str], args: &[&str]) -> Command {
+pub(crate) fn traced_sandbox(root: &Path, strace: &[&str], args: &[&str]) -> Command {
     let mut cmd = Command::new("strace");
     cmd.arg("-qq")
         .args(strace)
@@ -121,7 +121,7 @@ fn traced_sandbox(root: &Path, strace: &[&str], args: &[&str]) -> Command {
 
 /// `sandbox ARGS...`, SIGKILLed by strace when it enters its `when`-th call of `syscall` (as a
 /// crash or a kill of the CLI would at that point).
-fn sandbox_killed_at(root: &Path, syscall: &str, when: usize, args: &[&str]) -> Run {
+pub(crate) fn sandbox_killed_at(root: &Path, syscall: &str, when: usize, args: &[&str]) -> Run {
     let trace = format!("trace={syscall}");
     let inject = format!("inject={syscall}:signal=KILL:when={when}");
     let cmd = traced_sandbox(

@@ -8,6 +8,10 @@ use sandbox::{Error, ExecSession, Host, Result};
 pub struct Args {
     /// Pod name.
     pub name: String,
+    /// Run the command inside this container: its mount and PID namespaces too, and its
+    /// environment, working directory and user unless given here (like `kubectl exec -c`).
+    #[arg(short, long, value_name = "C")]
+    pub container: Option<String>,
     #[command(flatten)]
     pub process: super::Process,
 }
@@ -32,7 +36,7 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
         what: "installing signal handlers to forward signals to exec".to_owned(),
         source: e,
     })?;
-    let session = host.exec(&args.name, &command)?;
+    let session = host.exec(&args.name, args.container.as_deref(), &command)?;
     let pid = session.launcher().pid();
     // Waited for without reaping, so that the PID stays the launcher's until its record is
     // gone (a new session could get it, and its record the same name).

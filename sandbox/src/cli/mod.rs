@@ -3,11 +3,13 @@
 
 mod create;
 mod exec;
+mod images;
 mod inspect;
 pub mod logger;
 mod logs;
 mod ps;
 mod rm;
+mod rmi;
 mod run;
 mod stop;
 mod wait;
@@ -34,6 +36,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "SANDBOX_PAUSE")]
     pub pause: Option<PathBuf>,
 
+    /// The OCI runtime that runs image and root file system containers: a path, or a name in
+    /// PATH [default: runc, else crun].
+    #[arg(long, global = true, env = "SANDBOX_RUNTIME", value_name = "PATH")]
+    pub runtime: Option<PathBuf>,
+
     /// Log what is done to the kernel on stderr (-v: debug, -vv: trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -55,7 +62,8 @@ pub enum Command {
     Ps(ps::Args),
     /// Run a command in the foreground inside a pod's namespaces; exit with its code.
     Exec(exec::Args),
-    /// Start a container: a detached command joined to the pod's namespaces.
+    /// Start a container: a detached command joined to the pod's namespaces, or an OCI
+    /// container from an image or a root file system (--image, --rootfs).
     Run(run::Args),
     /// Wait until a container exits; exit with its exit code.
     Wait(wait::Args),
@@ -67,12 +75,17 @@ pub enum Command {
     /// Remove a pod (unmount its namespaces, delete its state), or some of its exited
     /// containers.
     Rm(rm::Args),
+    /// List the images unpacked in the store, and the containers using each.
+    Images(images::Args),
+    /// Remove images no container uses.
+    Rmi(rmi::Args),
 }
 
 /// Runs the parsed command line; the exit code on success.
 pub fn run(cli: Cli) -> Result<u8> {
     let pause = sandbox::host::locate_pause(cli.pause)?;
-    let host = Host::new(cli.root, pause, sandbox::host::DEFAULT_NETNS_DIR.into())?;
+    let host = Host::new(cli.root, pause, sandbox::host::DEFAULT_NETNS_DIR.into())?
+        .with_runtime(cli.runtime);
     match cli.command {
         Command::Create(args) => create::run(&host, args),
         Command::Inspect(args) => inspect::run(&host, args),
@@ -83,6 +96,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Logs(args) => logs::run(&host, args),
         Command::Stop(args) => stop::run(&host, args),
         Command::Rm(args) => rm::run(&host, args),
+        Command::Images(args) => images::run(&host, args),
+        Command::Rmi(args) => rmi::run(&host, args),
     }
 }
 
@@ -101,8 +116,8 @@ pub struct Process {
     /// Set no_new_privs: setuid binaries and file capabilities grant nothing.
     #[arg(long)]
     pub no_new_privileges: bool,
-    /// The command and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// The command and its arguments, after `--` (for an image: its Cmd by default).
+    #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
 }
 

@@ -65,6 +65,9 @@ fn print_report(report: &StopReport) {
             container.ended.to_string(),
             container.elapsed_ms,
         );
+        if let Some(note) = &container.note {
+            println!("{:name_width$}  ({note})", "");
+        }
     }
     for exec in &report.execs {
         println!(

@@ -17,7 +17,7 @@ use crate::error::{Context, Error, Result};
 use crate::exit;
 use crate::host::Host;
 use crate::runtime::{self, Processes};
-use crate::state::container::{ContainerPhase, ContainerRecord, ExitRecord};
+use crate::state::container::{ContainerPhase, ContainerRecord, ExitRecord, OciRecord};
 use crate::state::{self, ContainerPaths, PodPaths, validate_name};
 
 /// Options of `run`.
@@ -25,10 +25,34 @@ use crate::state::{self, ContainerPaths, PodPaths, validate_name};
 pub struct RunOptions {
     /// Container name.
     pub name: String,
-    /// The command and its settings.
+    /// The command and its settings; for an OCI container, what overrides its image's config
+    /// (the command may then be empty).
     pub command: CommandSpec,
-    /// Signal that `stop` sends first (default SIGTERM).
-    pub stop_signal: i32,
+    /// Signal that `stop` sends first (default: the image's StopSignal, else SIGTERM).
+    pub stop_signal: Option<i32>,
+    /// What makes it an OCI container (its own root file system, mount and PID namespaces);
+    /// none for a process of the host joined to the pod's namespaces.
+    pub oci: Option<OciOptions>,
+}
+
+/// The options of an OCI container.
+#[derive(Clone, Debug)]
+pub struct OciOptions {
+    /// Where its root file system comes from.
+    pub rootfs: RootfsOption,
+    /// Replaces the image's Entrypoint.
+    pub entrypoint: Option<String>,
+    /// Mount the root file system read-only.
+    pub read_only: bool,
+}
+
+/// Where an OCI container's root file system comes from, as `run` was told.
+#[derive(Clone, Debug)]
+pub enum RootfsOption {
+    /// An image reference (`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`).
+    Image(String),
+    /// A directory of the host.
+    Directory(std::path::PathBuf),
 }
 
 /// What a container is doing, as `inspect` shows it.
@@ -70,6 +94,10 @@ pub struct ContainerStatus {
     pub stop_signal: String,
     /// Why the state is not what one would expect, if so.
     pub reason: Option<String>,
+    /// An OCI container's runtime, ID, root file system (image reference and digest, or
+    /// directory) and PID namespace; absent for a process container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oci: Option<OciRecord>,
 }
 
 /// A container as read from disk: its paths, its record and its exit record.
@@ -209,6 +237,7 @@ impl Container {
             command: self.record.command.argv.clone(),
             stop_signal: exit::signal_name(self.record.stop_signal),
             reason,
+            oci: self.record.oci.clone(),
         }
     }
 }

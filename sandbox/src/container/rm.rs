@@ -7,6 +7,7 @@ use super::Container;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::kill;
+use crate::runtime;
 use crate::state;
 
 impl Host {
@@ -30,6 +31,7 @@ impl Host {
         if let (true, Some(monitor)) = (sweep_session, &container.record.monitor) {
             kill::kill_recorded(&monitor.session_members(), &self.boot_id, what)?;
         }
+        runtime::of(container.record.runtime).release(&container.record, &container.paths)?;
         state::remove_dir_last(container.paths.dir(), state::STATE_FILE)
     }
 

@@ -1,22 +1,33 @@
 //! `run`: start a container in a running pod.
 //!
-//! lock → check the pod runs and open its pinned namespaces → record `creating` → the
-//! runtime starts the process (recording each process before it may run) → record `running`.
-//! A failure removes what was made (processes by verified pidfd, then the directory), after
-//! the error has taken what the container said, so its reason is never lost with its logs.
+//! lock → check the pod runs and open its pinned namespaces → for an OCI container, find the
+//! runtime and pull the image (under the image store's lock, held until the container's record
+//! names the image, so `rmi` cannot remove it in between) → record `creating` → the runtime
+//! starts the process (recording each process before it may run) → record `running`.
+//! A failure removes what was made (processes by verified pidfd, the runtime's state and mounts,
+//! then the directory), after the error has taken what the container said, so its reason is
+//! never lost with its logs.
 
-use super::{Container, ContainerStatus, RunOptions};
+use super::{Container, ContainerStatus, OciOptions, RootfsOption, RunOptions};
 use crate::error::{Error, Result};
 use crate::host::Host;
+use crate::image::{ImageReference, ImageStore};
+use crate::runtime::oci::{self, process::OciRequest};
 use crate::runtime::{self, Launch};
-use crate::state::container::{ContainerPhase, ContainerRecord, RuntimeKind};
+use crate::state::container::{
+    ContainerPhase, ContainerRecord, OciRecord, PidNamespace, RootfsSource, RuntimeKind,
+};
+use crate::state::pod::PodRecord;
 use crate::state::{self, validate_name};
 
 impl Host {
     /// Starts a container in a running pod. Returns once its command has been exec'd.
     pub fn run_container(&self, pod: &str, options: &RunOptions) -> Result<ContainerStatus> {
         validate_name("container name", &options.name)?;
-        options.command.validate()?;
+        match options.oci {
+            None => options.command.validate()?,
+            Some(_) => options.command.validate_settings()?,
+        }
         let pod_paths = self.store.pod(pod)?;
         let _lock = self.store.lock_pod(pod)?;
         state::sweep_temporary_records(&pod_paths);
@@ -44,13 +55,27 @@ impl Host {
             }
             Err(error) => return Err(error),
         }
+        // Held until the record names the image (its first save), then released.
+        let mut image_lock = None;
+        let (oci_record, request) = match &options.oci {
+            None => (None, None),
+            Some(oci_options) => {
+                let (record, request) =
+                    self.prepare_oci(&pod_record, options, oci_options, &mut image_lock)?;
+                (Some(record), Some(request))
+            }
+        };
         state::create_private_dir(&pod_paths.containers_dir())?;
         state::create_private_dir(paths.dir())?;
         let mut record = ContainerRecord {
             name: options.name.clone(),
-            runtime: RuntimeKind::PauseMonitor,
+            runtime: match oci_record {
+                Some(_) => RuntimeKind::Oci,
+                None => RuntimeKind::PauseMonitor,
+            },
             command: options.command.clone(),
-            stop_signal: options.stop_signal,
+            oci: oci_record,
+            stop_signal: options.stop_signal.unwrap_or(libc::SIGTERM),
             phase: ContainerPhase::Creating,
             monitor: None,
             process: None,
@@ -61,11 +86,16 @@ impl Host {
         let launch = Launch {
             host: self,
             pod: &pod_record,
+            pod_paths: &pod_paths,
             paths: &paths,
             namespaces: &namespaces,
+            oci: request.as_ref(),
         };
         let started = save(&record)
-            .and_then(|()| runtime::of(record.runtime).start(&launch, &mut record, &save))
+            .and_then(|()| {
+                drop(image_lock.take());
+                runtime::of(record.runtime).start(&launch, &mut record, &save)
+            })
             .and_then(|()| {
                 record.started_at = Some(state::now_rfc3339());
                 record.set_phase(ContainerPhase::Running)?;
@@ -87,5 +117,69 @@ impl Host {
             return Err(error);
         }
         Ok(Container::load(&pod_paths, &options.name)?.status(&self.boot_id, false))
+    }
+
+    /// Finds the OCI runtime and the root file system of an OCI container: an image is pulled
+    /// into the store (unpacked once per layer) and `image_lock` keeps it there until the
+    /// caller's record names it. Nothing of the container exists yet.
+    fn prepare_oci(
+        &self,
+        pod: &PodRecord,
+        options: &RunOptions,
+        oci_options: &OciOptions,
+        image_lock: &mut Option<crate::image::ImageLock>,
+    ) -> Result<(OciRecord, OciRequest)> {
+        let runtime = oci::locate(self.runtime.as_deref())?;
+        let runtime_name = runtime
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "runtime".to_owned());
+        let runtime_root = self.store.runtime_dir(&runtime_name);
+        if let Some(parent) = runtime_root.parent() {
+            state::create_private_dir(parent)?;
+        }
+        state::create_private_dir(&runtime_root)?;
+        let mut request = OciRequest {
+            entrypoint: oci_options.entrypoint.clone(),
+            stop_signal: options.stop_signal,
+            ..OciRequest::default()
+        };
+        let rootfs = match &oci_options.rootfs {
+            RootfsOption::Image(text) => {
+                let reference = ImageReference::parse(text)?;
+                let images = ImageStore::new(self.store.images_dir());
+                let lock = images.lock()?;
+                let image = images.pull(&lock, &reference)?;
+                *image_lock = Some(lock);
+                request.source = reference.to_string();
+                request.layers = images.layer_dirs(&image);
+                request.image = Some(image.config.clone());
+                RootfsSource::Image {
+                    reference: reference.to_string(),
+                    digest: image.digest,
+                }
+            }
+            RootfsOption::Directory(dir) => {
+                let path = oci::rootfs::canonical_directory(dir)?;
+                request.source = path.display().to_string();
+                RootfsSource::Directory { path }
+            }
+        };
+        let record = OciRecord {
+            runtime,
+            runtime_root,
+            id: oci::container_id(&pod.name, &options.name),
+            rootfs,
+            read_only: oci_options.read_only,
+            pid_namespace: if pod.share_pid {
+                PidNamespace::Pod
+            } else {
+                PidNamespace::Own
+            },
+        };
+        // State a runtime kept of an earlier container of the same name (its `rm` was killed
+        // between deleting the directory and the runtime's state) would make `run` fail.
+        oci::delete(&record)?;
+        Ok((record, request))
     }
 }

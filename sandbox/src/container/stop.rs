@@ -14,6 +14,7 @@ use crate::host::Host;
 use crate::policy::stop::{ContainerReport, OthersReport, Step, StopPlan, StopReport};
 use crate::runtime;
 use crate::state;
+use crate::state::container::PidNamespace;
 use crate::sys::process::{self, PidFd};
 
 /// One container being stopped: pidfds on its main process and on its monitor.
@@ -21,6 +22,9 @@ struct Target {
     index: usize,
     process: Option<PidFd>,
     monitor: Option<PidFd>,
+    /// Its main process is PID 1 of its own PID namespace and has no handler for the stop
+    /// signal, so the kernel drops it: only the SIGKILL at the deadline can end it.
+    deaf_pid1: bool,
 }
 
 impl Target {
@@ -62,10 +66,22 @@ impl Host {
                 Some(p) => p.open(&self.boot_id),
                 None => Ok(None),
             };
+            let own_pid_namespace = container
+                .record
+                .oci
+                .as_ref()
+                .is_some_and(|oci| oci.pid_namespace == PidNamespace::Own);
+            let process = open(processes.main.as_ref())?;
+            let deaf_pid1 = own_pid_namespace
+                && container.record.stop_signal != libc::SIGKILL
+                && process.as_ref().is_some_and(|p| {
+                    process::handles_signal(p.pid(), container.record.stop_signal) == Some(false)
+                });
             targets.push(Target {
                 index,
-                process: open(processes.main.as_ref())?,
+                process,
                 monitor: open(processes.monitor.as_ref())?,
+                deaf_pid1,
             });
         }
 
@@ -133,6 +149,12 @@ impl Host {
                 ended,
                 stop_signal: exit::signal_name(container.record.stop_signal),
                 elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+                note: target.deaf_pid1.then(|| {
+                    format!(
+                        "its PID 1 does not handle {}, so the kernel dropped it",
+                        exit::signal_name(container.record.stop_signal)
+                    )
+                }),
             });
         }
         Ok(reports.into_iter().flatten().collect())

@@ -1,70 +1,164 @@
-//! `exec`: run a command in the foreground inside a pod's namespaces, through `pause`'s init
-//! mode (which forwards signals, reaps, and maps 126/127).
+//! `exec`: run a command in the foreground inside a pod's namespaces, or inside one of its
+//! containers, through `pause`'s init mode (which forwards signals, reaps, and maps 126/127).
 //!
-//! lock → check the pod runs, open its pins → clone3 the launcher into them → record the
-//! session (`execs/<pid>.json`) before it may run → unlock. The caller waits for the launcher
-//! and then ends the session ([`ExecSession::finish`]); a caller killed before that leaves the
-//! record, so the session stays named: `inspect` shows it and `stop` reports ending it.
+//! lock → check the pod runs, open its pins (and, for an OCI container, the mount and PID
+//! namespaces of its running process, and the `pause` binary, which the container's file system
+//! does not have) → clone3 the launcher into them → record the session (`execs/<pid>.json`)
+//! before it may run → unlock. The caller waits for the launcher and then ends the session
+//! ([`ExecSession::finish`]); a caller killed before that leaves the record, so the session
+//! stays named: `inspect` shows it and `stop` reports ending it.
+//!
+//! In a container, the command gets the container's environment, working directory and user
+//! unless the caller gives its own, as `kubectl exec -c` does.
 
+use std::fs::File;
 use std::os::fd::AsFd;
+
+use nix::sched::CloneFlags;
 
 use super::ExecSession;
 use crate::command::CommandSpec;
-use crate::error::{Error, Result};
+use crate::container::Container;
+use crate::error::{Context, Error, Result};
 use crate::host::Host;
 use crate::state;
+use crate::state::container::RuntimeKind;
 use crate::state::exec::{self, ExecRecord};
+use crate::sys::namespace;
 use crate::sys::process::ProcessRecord;
 use crate::sys::spawn::Spawn;
 
+/// What a command in a container joins besides the pod's namespaces.
+struct ContainerView {
+    /// Its mount and PID namespaces, in join order (PID, then mount last: after it, paths
+    /// name the container's files).
+    namespaces: Vec<(File, CloneFlags)>,
+    /// The `pause` binary, opened before joining the container's mount namespace.
+    pause: File,
+}
+
 impl Host {
-    /// Starts `command` inside the pod's namespaces; the caller waits for the launcher.
-    pub fn exec(&self, pod: &str, command: &CommandSpec) -> Result<ExecSession> {
+    /// Starts `command` inside the pod's namespaces, or inside `container`'s; the caller waits
+    /// for the launcher.
+    pub fn exec(
+        &self,
+        pod: &str,
+        container: Option<&str>,
+        command: &CommandSpec,
+    ) -> Result<ExecSession> {
         command.validate()?;
         let paths = self.store.pod(pod)?;
         let _lock = self.store.lock_pod(pod)?;
         let record = state::pod::load(&paths)?;
         record.require_running(&self.boot_id)?;
         let namespaces = record.open_namespaces(&paths)?;
-        let join = namespaces
+        let (command, view) = match container {
+            Some(name) => self.enter_container(&paths, name, command)?,
+            None => (command.clone(), None),
+        };
+        let mut join: Vec<_> = namespaces
             .iter()
             .map(|(file, kind)| (file.as_fd(), kind.clone_flag()))
             .collect();
+        if let Some(view) = &view {
+            // The container's PID namespace replaces the pod's (they are one with --share-pid).
+            join.retain(|(_, flag)| *flag != CloneFlags::CLONE_NEWPID);
+            join.extend(
+                view.namespaces
+                    .iter()
+                    .map(|(file, flag)| (file.as_fd(), *flag)),
+            );
+        }
         // The record is written before the launcher may run; a launcher that then fails a step
         // (a working directory that is not there) must not leave it behind.
         let recorded = std::cell::Cell::new(None);
-        let launcher = Spawn::new(
+        let mut spawn = Spawn::new(
             &self.pause,
             command.pause_args(&[]),
             &command.environment(&record.hostname),
         )?
         .join(join)
-        .cwd(command.workdir())?
-        .spawn_recorded(|launcher| {
-            let pid = launcher.pid();
-            let launcher = ProcessRecord::of(pid, &self.boot_id).ok_or_else(|| Error::Io {
-                what: format!("recording exec process {pid}"),
-                source: std::io::Error::other("it exited before it could be recorded"),
-            })?;
-            exec::save(
-                &paths,
-                &ExecRecord {
-                    launcher,
-                    command: command.argv.clone(),
-                    started_at: state::now_rfc3339(),
-                },
-            )?;
-            recorded.set(Some(pid));
-            Ok(())
-        })
-        .map_err(|error| {
-            if let Some(pid) = recorded.get() {
-                if let Err(cleanup) = exec::remove(&paths, pid) {
-                    log::warn!("{}", crate::error_chain(&cleanup));
+        .cwd(command.workdir())?;
+        if let Some(view) = &view {
+            spawn = spawn.exec_from(view.pause.as_fd());
+        }
+        let launcher = spawn
+            .spawn_recorded(|launcher| {
+                let pid = launcher.pid();
+                let launcher = ProcessRecord::of(pid, &self.boot_id).ok_or_else(|| Error::Io {
+                    what: format!("recording exec process {pid}"),
+                    source: std::io::Error::other("it exited before it could be recorded"),
+                })?;
+                exec::save(
+                    &paths,
+                    &ExecRecord {
+                        launcher,
+                        command: command.argv.clone(),
+                        started_at: state::now_rfc3339(),
+                    },
+                )?;
+                recorded.set(Some(pid));
+                Ok(())
+            })
+            .map_err(|error| {
+                if let Some(pid) = recorded.get() {
+                    if let Err(cleanup) = exec::remove(&paths, pid) {
+                        log::warn!("{}", crate::error_chain(&cleanup));
+                    }
                 }
-            }
-            error.within(&format!("exec in sandbox {pod:?}"))
-        })?;
+                let place = match container {
+                    Some(name) => format!("exec in container {name:?} of sandbox {pod:?}"),
+                    None => format!("exec in sandbox {pod:?}"),
+                };
+                error.within(&place)
+            })?;
         Ok(ExecSession { launcher, paths })
+    }
+
+    /// The command as it runs in container `name` (its settings under the caller's), and, for
+    /// an OCI container, the namespaces to join and the `pause` to run.
+    fn enter_container(
+        &self,
+        pod: &state::PodPaths,
+        name: &str,
+        given: &CommandSpec,
+    ) -> Result<(CommandSpec, Option<ContainerView>)> {
+        let container = Container::load(pod, name)?;
+        let not_running = || Error::ContainerNotRunning {
+            pod: pod.name().to_owned(),
+            container: name.to_owned(),
+        };
+        let main = container
+            .processes(&self.boot_id)
+            .main
+            .ok_or_else(not_running)?;
+        let own = &container.record.command;
+        let mut env = own.env.clone();
+        env.extend(given.env.iter().cloned());
+        let command = CommandSpec {
+            argv: given.argv.clone(),
+            env,
+            workdir: given.workdir.clone().or_else(|| own.workdir.clone()),
+            user: given.user.or(own.user),
+            no_new_privs: given.no_new_privs || own.no_new_privs,
+        };
+        if container.record.runtime != RuntimeKind::Oci {
+            // A process container's namespaces are the pod's.
+            return Ok((command, None));
+        }
+        let process = main.open(&self.boot_id)?.ok_or_else(not_running)?;
+        let namespaces = vec![
+            (
+                namespace::open_of_process(&process, "pid")?,
+                CloneFlags::CLONE_NEWPID,
+            ),
+            (
+                namespace::open_of_process(&process, "mnt")?,
+                CloneFlags::CLONE_NEWNS,
+            ),
+        ];
+        let pause =
+            File::open(&self.pause).context(|| format!("opening {}", self.pause.display()))?;
+        Ok((command, Some(ContainerView { namespaces, pause })))
     }
 }

@@ -12,6 +12,7 @@ use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::kill;
+use crate::runtime::{self, oci};
 use crate::state::pod::{PodPhase, PodRecord};
 use crate::state::{self, PodPaths, exec};
 use crate::sys::namespace::{self, JOIN_ORDER, NamespaceKind};
@@ -89,7 +90,8 @@ impl Host {
     pub(crate) fn teardown(&self, paths: &PodPaths, record: &PodRecord) -> Result<()> {
         let name = paths.name();
         let mut named: Vec<ProcessRecord> = Vec::new();
-        for container in Container::load_all(paths, true)? {
+        let containers = Container::load_all(paths, true)?;
+        for container in &containers {
             let processes = container.processes(&self.boot_id);
             named.extend(processes.main.into_iter().chain(processes.monitor));
         }
@@ -103,6 +105,12 @@ impl Host {
             format!("killing the processes of sandbox {name:?}")
         })?;
         self.kill_namespace_members(paths)?;
+        // What runtimes hold besides processes (runtime state, root file system mounts), then
+        // the pod's /dev/shm: the directory cannot go while something is mounted in it.
+        for container in &containers {
+            runtime::of(container.record.runtime).release(&container.record, &container.paths)?;
+        }
+        oci::pod_files::release(paths)?;
         self.unpin_netns(paths, record)?;
         for kind in JOIN_ORDER {
             namespace::unpin(&paths.namespace(kind))?;

@@ -189,6 +189,9 @@ pub struct ContainerReport {
     pub stop_signal: String,
     /// Milliseconds from the start of `stop` until it was seen to exit (0 if it had already).
     pub elapsed_ms: f64,
+    /// What explains the ending, when something does ("its PID 1 does not handle SIGTERM").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// An `exec` session that was still running when its pod stopped.

@@ -2,20 +2,21 @@
 //! starts or watches a container's process itself; it asks the runtime named in the
 //! container's record.
 //!
-//! Today there is one: [`monitor::PauseMonitor`], a process joined to the pod's namespaces and
-//! watched by `pause` as its monitor. The next one runs an OCI bundle with runc or crun, with
-//! the same monitor recording the exit: its `start` creates the bundle and calls the runtime,
-//! and `stop`, `wait` and `rm` keep working through the same three questions below.
+//! There are two: [`monitor::PauseMonitor`], a process joined to the pod's namespaces and
+//! watched by `pause` as its monitor, and [`oci::OciRuntime`], an OCI container created by runc
+//! or crun from a bundle, whose process the same monitor adopts and watches. `stop`, `wait` and
+//! `rm` work the same for both, through the questions below.
 
 pub mod monitor;
+pub mod oci;
 
 use std::fs::File;
 
 use crate::error::Result;
 use crate::host::Host;
-use crate::state::ContainerPaths;
 use crate::state::container::{ContainerRecord, ExitRecord, RuntimeKind};
 use crate::state::pod::PodRecord;
+use crate::state::{ContainerPaths, PodPaths};
 use crate::sys::namespace::NamespaceKind;
 use crate::sys::process::ProcessRecord;
 
@@ -25,10 +26,14 @@ pub struct Launch<'a> {
     pub host: &'a Host,
     /// The pod, running.
     pub pod: &'a PodRecord,
+    /// The pod's paths.
+    pub pod_paths: &'a PodPaths,
     /// Where the container's files go.
     pub paths: &'a ContainerPaths,
     /// The pod's namespaces, opened for joining, in join order.
     pub namespaces: &'a [(File, NamespaceKind)],
+    /// For an OCI container: its image's defaults and what `run` asked for.
+    pub oci: Option<&'a oci::process::OciRequest>,
 }
 
 /// The processes of a container as its runtime knows them.
@@ -58,11 +63,18 @@ pub trait Runtime {
 
     /// Its processes that may still be running.
     fn processes(&self, record: &ContainerRecord, boot_id: &str) -> Processes;
+
+    /// Frees what the runtime holds for the container besides its processes (the runtime's
+    /// state, mounts), once they are gone: part of `rm`, and of undoing a failed `run`.
+    fn release(&self, _record: &ContainerRecord, _paths: &ContainerPaths) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The runtime a record names.
 pub fn of(kind: RuntimeKind) -> &'static dyn Runtime {
     match kind {
         RuntimeKind::PauseMonitor => &monitor::PauseMonitor,
+        RuntimeKind::Oci => &oci::OciRuntime,
     }
 }

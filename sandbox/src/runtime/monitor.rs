@@ -37,65 +37,25 @@ impl Runtime for PauseMonitor {
         record: &mut ContainerRecord,
         save: &dyn Fn(&ContainerRecord) -> Result<()>,
     ) -> Result<()> {
-        let paths = launch.paths;
-        let stdout = state::open_log(&paths.stdout())?;
-        let stderr = state::open_log(&paths.stderr())?;
-        let dev_null = File::open("/dev/null").context(|| "opening /dev/null")?;
-        let (sync_read, sync_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .context(|| "creating the monitor's sync pipe")?;
-        let monitor_options = [
-            "--exit-file".to_owned(),
-            paths.exit().to_string_lossy().into_owned(),
-            "--sync-fd".to_owned(),
-            sync_write.as_raw_fd().to_string(),
-        ];
-        let join = launch
-            .namespaces
-            .iter()
-            .map(|(file, kind)| (file.as_fd(), kind.clone_flag()))
-            .collect();
-        let boot_id = &launch.host.boot_id;
-        let monitor = Spawn::new(
-            &launch.host.pause,
-            record.command.pause_args(&monitor_options),
-            &record.command.environment(&launch.pod.hostname),
-        )?
-        .join(join)
-        .new_session()
-        .cwd(record.command.workdir())?
-        .stdio([
-            Some(dev_null.as_fd()),
-            Some(stdout.as_fd()),
-            Some(stderr.as_fd()),
-        ])
-        .pass_fd(sync_write.as_fd())
-        // Recorded before it may run (and start CMD), so a successor finds and kills it if we
-        // die from here on; if we die before, it exits without running.
-        .spawn_recorded(|monitor| {
-            record.monitor = ProcessRecord::of(monitor.pid(), boot_id);
-            save(record)
-        })
-        .map_err(|e| {
-            e.within(&format!(
-                "starting the monitor of container {:?}",
-                record.name
-            ))
-        })?;
-        drop(sync_write);
-        let monitor_pid = monitor.pid();
-        let Some((pid, errno)) = read_sync(sync_read, monitor_pid)? else {
+        let command = record.command.clone();
+        let how = MonitorSpawn {
+            args: &|monitor_options| command.pause_args(monitor_options),
+            env: record.command.environment(&launch.pod.hostname),
+            join_pod: true,
+            cwd: record.command.workdir().to_owned(),
+        };
+        let (monitor_pid, sync) = spawn_monitor(launch, record, save, how)?;
+        let Some((pid, errno)) = sync else {
             return Err(Error::MonitorDied {
                 container: record.name.clone(),
                 monitor_pid,
-                said: state::head_of_log(&paths.stderr(), SAID_LIMIT),
+                said: state::head_of_log(&launch.paths.stderr(), SAID_LIMIT),
             });
         };
         if errno != 0 {
             // The monitor exits with 127 or 126 right away; its status is the verdict.
-            let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(monitor_pid), None)
-                .context(|| format!("waiting for the monitor of container {:?}", record.name))?;
-            let exit_code = match status {
-                nix::sys::wait::WaitStatus::Exited(_, code @ (126 | 127)) => code as u8,
+            let exit_code = match reap(monitor_pid, &record.name)? {
+                code @ (126 | 127) => code as u8,
                 _ => 126,
             };
             let reason = if exit_code == 127 {
@@ -110,15 +70,7 @@ impl Runtime for PauseMonitor {
                 exit_code,
             });
         }
-        record.pid = Some(pid);
-        record.process = record
-            .monitor
-            .as_ref()
-            .and_then(|monitor| ProcessRecord::of_child(pid, monitor));
-        log::debug!(
-            "container {:?} started: pid {pid}, monitor pid {monitor_pid}",
-            record.name
-        );
+        record_main_process(record, pid);
         Ok(())
     }
 
@@ -143,6 +95,104 @@ impl Runtime for PauseMonitor {
             monitor,
         }
     }
+}
+
+/// How a monitor is started: its arguments, environment and place.
+pub(crate) struct MonitorSpawn<'a> {
+    /// pause's arguments, given its monitor options (`--exit-file`, `--sync-fd`).
+    pub args: &'a dyn Fn(&[String]) -> Vec<String>,
+    /// pause's environment (which CMD inherits).
+    pub env: Vec<(String, String)>,
+    /// Whether it joins the pod's namespaces (a process container), or stays in the host's
+    /// (an OCI runtime joins them itself, from the runtime config).
+    pub join_pod: bool,
+    /// Its working directory.
+    pub cwd: String,
+}
+
+/// Starts a container's monitor: clone3 it (new session, logs on stdout/stderr, `--sync-fd`
+/// kept open) → record it with its start time before it may run → read its sync line.
+/// Returns the monitor's PID and the line's `(pid, errno)`, `None` if it ended without one.
+pub(crate) fn spawn_monitor(
+    launch: &Launch<'_>,
+    record: &mut ContainerRecord,
+    save: &dyn Fn(&ContainerRecord) -> Result<()>,
+    how: MonitorSpawn<'_>,
+) -> Result<(i32, Option<(i32, i32)>)> {
+    let paths = launch.paths;
+    let stdout = state::open_log(&paths.stdout())?;
+    let stderr = state::open_log(&paths.stderr())?;
+    let dev_null = File::open("/dev/null").context(|| "opening /dev/null")?;
+    let (sync_read, sync_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .context(|| "creating the monitor's sync pipe")?;
+    let monitor_options = [
+        "--exit-file".to_owned(),
+        paths.exit().to_string_lossy().into_owned(),
+        "--sync-fd".to_owned(),
+        sync_write.as_raw_fd().to_string(),
+    ];
+    let join = if how.join_pod {
+        launch
+            .namespaces
+            .iter()
+            .map(|(file, kind)| (file.as_fd(), kind.clone_flag()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let boot_id = &launch.host.boot_id;
+    let monitor = Spawn::new(&launch.host.pause, (how.args)(&monitor_options), &how.env)?
+        .join(join)
+        .new_session()
+        .cwd(&how.cwd)?
+        .stdio([
+            Some(dev_null.as_fd()),
+            Some(stdout.as_fd()),
+            Some(stderr.as_fd()),
+        ])
+        .pass_fd(sync_write.as_fd())
+        // Recorded before it may run (and start CMD), so a successor finds and kills it if we
+        // die from here on; if we die before, it exits without running.
+        .spawn_recorded(|monitor| {
+            record.monitor = ProcessRecord::of(monitor.pid(), boot_id);
+            save(record)
+        })
+        .map_err(|e| {
+            e.within(&format!(
+                "starting the monitor of container {:?}",
+                record.name
+            ))
+        })?;
+    drop(sync_write);
+    let monitor_pid = monitor.pid();
+    Ok((monitor_pid, read_sync(sync_read, monitor_pid)?))
+}
+
+/// Records the container's main process, reported by its monitor as `pid`, with its start
+/// time, once it is verified to be the monitor's child.
+pub(crate) fn record_main_process(record: &mut ContainerRecord, pid: i32) {
+    record.pid = Some(pid);
+    record.process = record
+        .monitor
+        .as_ref()
+        .and_then(|monitor| ProcessRecord::of_child(pid, monitor));
+    log::debug!(
+        "container {:?} started: pid {pid}, monitor pid {:?}",
+        record.name,
+        record.monitor.as_ref().map(|m| m.pid)
+    );
+}
+
+/// Reaps a monitor that ended before its container ran; its exit code.
+pub(crate) fn reap(monitor_pid: i32, container: &str) -> Result<i32> {
+    use nix::sys::wait::WaitStatus;
+    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(monitor_pid), None)
+        .context(|| format!("waiting for the monitor of container {container:?}"))?;
+    Ok(match status {
+        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Signaled(_, signal, _) => crate::exit::code_for_signal(signal as i32),
+        _ => 125,
+    })
 }
 
 /// Reads the monitor's `"<pid> <errno>\n"` line; `None` if it ended without writing one.

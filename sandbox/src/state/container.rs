@@ -47,6 +47,55 @@ pub enum RuntimeKind {
     /// A process joined to the pod's namespaces, watched by `pause` as its monitor.
     #[default]
     PauseMonitor,
+    /// An OCI container (its own root file system, mount and PID namespaces) created by an
+    /// OCI runtime (runc, crun), its process watched by `pause` as its monitor.
+    Oci,
+}
+
+/// Where an OCI container's root file system comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RootfsSource {
+    /// An image of the store: an overlay of its layers and a writable layer of its own.
+    Image {
+        /// The reference it was run as.
+        reference: String,
+        /// Its manifest digest (the store's key).
+        digest: String,
+    },
+    /// A directory of the host, used as it is.
+    Directory {
+        /// Its path, absolute and without symlinks.
+        path: std::path::PathBuf,
+    },
+}
+
+/// Which PID namespace an OCI container's process is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PidNamespace {
+    /// Its own: its command is PID 1 there (Kubernetes' default).
+    Own,
+    /// The pod's (`--share-pid`): pause is PID 1.
+    Pod,
+}
+
+/// What an OCI container is, beyond its command: enough for its runtime to find, stop and
+/// delete it, and for `exec --container` to join it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OciRecord {
+    /// The runtime program (runc, crun, or a wrapper taking their arguments).
+    pub runtime: std::path::PathBuf,
+    /// The runtime's state directory (its `--root`).
+    pub runtime_root: std::path::PathBuf,
+    /// The container's ID for the runtime.
+    pub id: String,
+    /// Where its root file system comes from.
+    pub rootfs: RootfsSource,
+    /// Whether its root file system is mounted read-only.
+    pub read_only: bool,
+    /// Its PID namespace.
+    pub pid_namespace: PidNamespace,
 }
 
 /// The container record.
@@ -57,8 +106,11 @@ pub struct ContainerRecord {
     /// How it is run.
     #[serde(default)]
     pub runtime: RuntimeKind,
-    /// The command and its settings.
+    /// The command and its settings (for an OCI container, as resolved against its image).
     pub command: CommandSpec,
+    /// An OCI container's runtime, root file system and ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<OciRecord>,
     /// Signal that `stop` sends first.
     pub stop_signal: i32,
     /// Recorded phase; change it with [`ContainerRecord::set_phase`].

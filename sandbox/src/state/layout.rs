@@ -4,21 +4,32 @@
 //! ```text
 //! <root>/                      0700, root-owned, no symlink in any component
 //!   .locks/<pod>               flock(2) held by every command that changes <pod>
+//!   .images/                   unpacked OCI images, one directory per layer (crate::image)
+//!   .runtimes/<runtime>/       an OCI runtime's own state (its --root)
 //!   <pod>/                     0700
 //!     state.json               the pod record (state::pod)
 //!     pause.log                the holder's stderr
 //!     ns/{ipc,uts,net[,pid]}   pins of the holder's namespaces
 //!     execs/<pid>.json         one record per running `exec` (state::exec)
+//!     shm/                     the pod's /dev/shm, a tmpfs (made for its first OCI container)
+//!     etc/{hostname,hosts,resolv.conf}   bind-mounted into every OCI container of the pod
 //!     containers/<c>/
 //!       state.json             the container record (state::container)
 //!       exit.json              written by the monitor when the container exits
 //!       stdout.log stderr.log
+//!       config.json            OCI containers: the bundle's runtime config (the bundle is <c>/)
+//!       init.pid               the runtime's --pid-file
+//!       rootfs/ upper/ work/   the overlay of the image's layers and its writable layer
 //! ```
 
 use std::path::{Path, PathBuf};
 
 use crate::sys::namespace::NamespaceKind;
 
+/// The image store, directly under the root (a name no pod can have).
+pub(crate) const IMAGES_DIR: &str = ".images";
+/// The OCI runtimes' state directories, directly under the root.
+pub(crate) const RUNTIMES_DIR: &str = ".runtimes";
 /// The name of every record file.
 pub(crate) const STATE_FILE: &str = "state.json";
 /// The directory of the locks, directly under the root.
@@ -80,6 +91,16 @@ impl PodPaths {
         self.execs_dir().join(format!("{pid}.json"))
     }
 
+    /// The pod's `/dev/shm`: one tmpfs shared by its OCI containers.
+    pub fn shm(&self) -> PathBuf {
+        self.dir.join("shm")
+    }
+
+    /// The directory of the files bind-mounted into its OCI containers' `/etc`.
+    pub fn etc_dir(&self) -> PathBuf {
+        self.dir.join("etc")
+    }
+
     /// The directory of the containers.
     pub fn containers_dir(&self) -> PathBuf {
         self.dir.join("containers")
@@ -130,5 +151,30 @@ impl ContainerPaths {
     /// The container's stderr.
     pub fn stderr(&self) -> PathBuf {
         self.dir.join("stderr.log")
+    }
+
+    /// The OCI runtime config of an OCI container; its directory is the bundle.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    /// Where the OCI runtime writes the container's host PID.
+    pub fn init_pid(&self) -> PathBuf {
+        self.dir.join("init.pid")
+    }
+
+    /// The container's root file system (an overlay mount point for an image).
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    /// The overlay's writable layer.
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+
+    /// The overlay's work directory.
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
     }
 }

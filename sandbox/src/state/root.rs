@@ -40,6 +40,16 @@ impl Store {
         Ok(Store { root })
     }
 
+    /// The image store's directory.
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join(super::layout::IMAGES_DIR)
+    }
+
+    /// The state directory (`--root`) of OCI runtime `name`.
+    pub fn runtime_dir(&self, name: &str) -> PathBuf {
+        self.root.join(super::layout::RUNTIMES_DIR).join(name)
+    }
+
     /// The root directory (absolute).
     pub fn root(&self) -> &Path {
         &self.root

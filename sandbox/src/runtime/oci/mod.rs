@@ -1,0 +1,259 @@
+//! The second runtime: an OCI container, created by an OCI runtime (runc or crun) from a
+//! bundle in the container's directory, joined to the pod's pinned NET, IPC and UTS namespaces
+//! (and PID with `--share-pid`), with a mount and PID namespace of its own, and watched by a
+//! `pause` monitor that adopts its process.
+//!
+//! Start: the pod's shared files (`/dev/shm`, `/etc/hosts`, ...) → the root file system (an
+//! overlay of the image's layers with a writable layer, or a directory) → the command resolved
+//! against the image's config → `config.json` → the monitor, recorded before it runs:
+//! `pause --exit-file F --sync-fd N --adopt PIDFILE -- RUNTIME --root R run --detach
+//! --pid-file PIDFILE --bundle B ID`. The runtime starts the container's process and exits; the
+//! process, orphaned, is adopted by the monitor (a child subreaper), which reports its host PID
+//! on the sync pipe and records its exit like any other container's: runc and crun report no
+//! exit codes.
+//!
+//! Release (rm): `RUNTIME delete --force ID` when the runtime still has state for it (which
+//! also removes the cgroup the runtime made), then the root file system is unmounted; the
+//! writable layer goes with the container's directory.
+
+pub mod pod_files;
+pub mod process;
+pub mod rootfs;
+pub mod spec;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::monitor::{self, MonitorSpawn};
+use super::{Launch, Processes, Runtime};
+use crate::error::{Context, Error, Result};
+use crate::state::container::{ContainerRecord, ExitRecord, OciRecord};
+use crate::state::{self, ContainerPaths};
+
+/// How much of a runtime's stderr an error quotes.
+const SAID_LIMIT: u64 = 2048;
+
+/// The runtimes looked for in PATH when none is named, in order.
+pub const DEFAULT_RUNTIMES: [&str; 2] = ["runc", "crun"];
+
+/// An OCI container created by an OCI runtime and watched by a `pause` monitor.
+#[derive(Clone, Copy, Debug)]
+pub struct OciRuntime;
+
+impl Runtime for OciRuntime {
+    fn start(
+        &self,
+        launch: &Launch<'_>,
+        record: &mut ContainerRecord,
+        save: &dyn Fn(&ContainerRecord) -> Result<()>,
+    ) -> Result<()> {
+        let request = launch.oci.ok_or_else(|| Error::Io {
+            what: format!("starting OCI container {:?}", record.name),
+            source: std::io::Error::other("no image or root file system was given"),
+        })?;
+        let oci = record.oci.clone().ok_or_else(|| Error::Io {
+            what: format!("starting OCI container {:?}", record.name),
+            source: std::io::Error::other("its record has no OCI section"),
+        })?;
+        let paths = launch.paths;
+        let pod_paths = launch.pod_paths;
+        pod_files::ensure(pod_paths, &launch.pod.hostname)?;
+        let root = rootfs::prepare(paths, &oci.rootfs, &request.layers)?;
+        record.command = process::resolve(&record.command, request, &root)?;
+        record.stop_signal = process::stop_signal(request)?;
+        save(record)?;
+        let config = spec::generate(&spec::Inputs {
+            record,
+            oci: &oci,
+            root: &root,
+            pod: launch.pod,
+            pod_paths,
+        })?;
+        state::write_json(&paths.config(), &config)?;
+
+        let pid_file = paths.init_pid().to_string_lossy().into_owned();
+        let runtime_args = [
+            oci.runtime.to_string_lossy().into_owned(),
+            "--root".to_owned(),
+            oci.runtime_root.to_string_lossy().into_owned(),
+            "run".to_owned(),
+            "--detach".to_owned(),
+            "--pid-file".to_owned(),
+            pid_file.clone(),
+            "--bundle".to_owned(),
+            paths.dir().to_string_lossy().into_owned(),
+            oci.id.clone(),
+        ];
+        let args = |monitor_options: &[String]| {
+            let mut args = monitor_options.to_vec();
+            args.extend(["--adopt".to_owned(), pid_file.clone(), "--".to_owned()]);
+            args.extend(runtime_args.iter().cloned());
+            args
+        };
+        let how = MonitorSpawn {
+            args: &args,
+            env: runtime_environment(),
+            join_pod: false,
+            cwd: paths.dir().to_string_lossy().into_owned(),
+        };
+        let (monitor_pid, sync) = monitor::spawn_monitor(launch, record, save, how)?;
+        match sync {
+            Some((pid, 0)) => {
+                monitor::record_main_process(record, pid);
+                Ok(())
+            }
+            _ => {
+                let code = monitor::reap(monitor_pid, &record.name)?;
+                let said = state::head_of_log(&paths.stderr(), SAID_LIMIT);
+                // pause's own failures (it could not adopt the process) name pause, not the
+                // runtime, which then did its part.
+                if said.lines().any(|line| line.starts_with("pause: ")) {
+                    return Err(Error::MonitorDied {
+                        container: record.name.clone(),
+                        monitor_pid,
+                        said: said.trim().to_owned(),
+                    });
+                }
+                Err(runtime_failure(record, &oci.runtime, code, &said))
+            }
+        }
+    }
+
+    fn exit(&self, paths: &ContainerPaths) -> Result<Option<ExitRecord>> {
+        super::monitor::PauseMonitor.exit(paths)
+    }
+
+    fn processes(&self, record: &ContainerRecord, boot_id: &str) -> Processes {
+        super::monitor::PauseMonitor.processes(record, boot_id)
+    }
+
+    fn release(&self, record: &ContainerRecord, paths: &ContainerPaths) -> Result<()> {
+        if let Some(oci) = &record.oci {
+            delete(oci)?;
+        }
+        rootfs::release(paths)
+    }
+}
+
+/// What a failed `RUNTIME run` means: the command could not be found or run (127, 126, as for
+/// a process container), or the runtime failed (125), quoting what it said.
+fn runtime_failure(record: &ContainerRecord, runtime: &Path, code: i32, said: &str) -> Error {
+    let lower = said.to_lowercase();
+    let exec_failed = lower.contains("exec") || lower.contains("executable");
+    let reason = if exec_failed && (lower.contains("not found") || lower.contains("no such file")) {
+        Some((127, "command not found"))
+    } else if exec_failed && lower.contains("permission denied") {
+        Some((126, "cannot execute: permission denied"))
+    } else {
+        None
+    };
+    match reason {
+        Some((exit_code, reason)) => Error::ExecFailed {
+            container: record.name.clone(),
+            command: record.command.argv.join(" "),
+            reason: reason.to_owned(),
+            exit_code,
+        },
+        None => Error::RuntimeFailed {
+            container: record.name.clone(),
+            runtime: runtime.to_owned(),
+            code,
+            said: said.trim().to_owned(),
+        },
+    }
+}
+
+/// The environment a runtime runs in: the caller's PATH (runc looks up helpers in it), nothing
+/// else of the caller's.
+fn runtime_environment() -> Vec<(String, String)> {
+    let path = std::env::var("PATH").unwrap_or_else(|_| crate::command::DEFAULT_PATH.to_owned());
+    vec![("PATH".to_owned(), path)]
+}
+
+/// The OCI runtime to use: `explicit` (a path, or a name looked up in PATH), else the first of
+/// [`DEFAULT_RUNTIMES`] in PATH. Refused with the places looked at when there is none.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
+    let path_var = std::env::var_os("PATH").unwrap_or_default();
+    let search = |name: &Path| -> Option<PathBuf> {
+        if name.components().count() > 1 || name.is_absolute() {
+            return is_executable(name).then(|| name.to_owned());
+        }
+        std::env::split_paths(&path_var)
+            .map(|dir| dir.join(name))
+            .find(|candidate| is_executable(candidate))
+    };
+    let found = match explicit {
+        Some(name) => search(name),
+        None => DEFAULT_RUNTIMES
+            .iter()
+            .find_map(|name| search(Path::new(name))),
+    };
+    let found = found.ok_or_else(|| Error::RuntimeNotFound {
+        looked_for: match explicit {
+            Some(name) => name.display().to_string(),
+            None => DEFAULT_RUNTIMES.join(" or "),
+        },
+        path: path_var.to_string_lossy().into_owned(),
+    })?;
+    // Recorded absolute, so that `rm` finds the same runtime from any working directory.
+    std::path::absolute(&found).context(|| format!("making {} absolute", found.display()))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// The container's ID for its runtime: `POD+CONTAINER`. Names never contain `+`, so no two
+/// containers share an ID, and runc and crun accept it.
+pub fn container_id(pod: &str, container: &str) -> String {
+    format!("{pod}+{container}")
+}
+
+/// `RUNTIME delete --force ID`, if the runtime has state for the container: it kills whatever
+/// is left of it and removes the runtime's state and the cgroup the runtime made.
+pub fn delete(oci: &OciRecord) -> Result<()> {
+    if !oci.runtime_root.join(&oci.id).exists() {
+        return Ok(());
+    }
+    let output = Command::new(&oci.runtime)
+        .arg("--root")
+        .arg(&oci.runtime_root)
+        .args(["delete", "--force", &oci.id])
+        .env_clear()
+        .envs(runtime_environment())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context(|| format!("running {} delete {}", oci.runtime.display(), oci.id))?;
+    if output.status.success() || !oci.runtime_root.join(&oci.id).exists() {
+        return Ok(());
+    }
+    Err(Error::RuntimeFailed {
+        container: oci.id.clone(),
+        runtime: oci.runtime.clone(),
+        code: output.status.code().unwrap_or(125),
+        said: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_different_containers_differ() {
+        assert_ne!(container_id("a_b", "c"), container_id("a", "b_c"));
+        assert_ne!(container_id("a.b", "c"), container_id("a", "b.c"));
+        assert_eq!(container_id("web", "nginx"), "web+nginx");
+    }
+
+    #[test]
+    fn a_missing_runtime_names_what_was_looked_for() {
+        let error = locate(Some(Path::new("/nonexistent/runtime"))).unwrap_err();
+        assert!(
+            error.to_string().contains("/nonexistent/runtime"),
+            "{error}"
+        );
+    }
+}
