@@ -28,7 +28,8 @@ pub struct Image {
     pub architecture: String,
     /// The OS the image is for.
     pub os: String,
-    /// When it was last pulled (RFC 3339).
+    /// When it was first pulled under its newest reference (RFC 3339): a pull under a
+    /// reference it already has writes nothing.
     pub pulled_at: String,
 }
 

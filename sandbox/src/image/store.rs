@@ -233,6 +233,11 @@ impl ImageStore {
         if let Some(image) = self.read_image(hex)? {
             if image.layers.iter().all(|diff_id| self.has_layer(diff_id)) {
                 log::debug!("image {name} ({}) is already in the store", image.digest);
+                // Pulled as `name` before: nothing to write (no other image can hold `name`,
+                // record_pull took it from them then). The cost of every cached `run`.
+                if image.references.iter().any(|r| r == name) {
+                    return Ok(image);
+                }
                 return self.record_pull(image, hex, name);
             }
         }

@@ -61,7 +61,7 @@ impl Runtime for OciRuntime {
         let root = rootfs::prepare(paths, &oci.rootfs, &request.layers)?;
         record.command = process::resolve(&record.command, request, &root)?;
         record.stop_signal = process::stop_signal(request)?;
-        save(record)?;
+        // Saved with the monitor's record below, before anything runs.
         let config = spec::generate(&spec::Inputs {
             record,
             oci: &oci,
