@@ -429,12 +429,13 @@ impl StateRoot {
         sandbox(&self.path, args)
     }
 
-    /// The names in the root other than the lock directory: the pods' directories.
+    /// The pods' directories in the root, and anything else not named with a leading dot (the
+    /// locks, the image store and the runtimes' state are; no pod name starts with one).
     pub fn entries(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.path)
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name != ".locks")
+            .filter(|name| !name.starts_with('.'))
             .collect();
         names.sort();
         names

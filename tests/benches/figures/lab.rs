@@ -153,6 +153,19 @@ impl Lab {
                 .into_iter()
                 .map(|e| format!("{e} in the root")),
         );
+        // What containers leave in the runtimes' state and the image store once removed.
+        for dir in [
+            ".runtimes/runc",
+            ".runtimes/crun",
+            ".images/layers",
+            ".images/images",
+        ] {
+            if let Ok(entries) = std::fs::read_dir(self.root().join(dir)) {
+                left.extend(
+                    entries.map(|e| format!("{dir}/{}", e.unwrap().file_name().to_string_lossy())),
+                );
+            }
+        }
         if let Ok(locks) = std::fs::read_dir(self.root().join(".locks")) {
             left.extend(
                 locks.map(|lock| format!("lock {}", lock.unwrap().file_name().to_string_lossy())),

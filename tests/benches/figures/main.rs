@@ -7,7 +7,8 @@
 //! cargo build --release --workspace && cargo bench -p sandbox-tests [-- SECTION...]
 //! ```
 //!
-//! Sections: `pause`, `latency` (create, exec, run), `stop`, `podman`, `scale` (`SANDBOX_BENCH_PODS`
+//! Sections: `pause`, `latency` (create, exec, run), `stop`, `podman`, `oci` (image containers
+//! against runc, crun, umoci and podman), `scale` (`SANDBOX_BENCH_PODS`
 //! pods, default 1,000); all of them without arguments. Each section adds rows to the [`Table`],
 //! which prints them as they come and writes them all to `target/bench/figures.json` (so that a
 //! later run can be compared) and `target/bench/figures.md` (the README's table) at the end
@@ -25,6 +26,7 @@
 mod lab;
 mod latency;
 mod measure;
+mod oci;
 mod pause;
 mod podman;
 mod scale;
@@ -43,11 +45,12 @@ pub use table::{Row, Table, Target};
 type Section = fn(&mut Table);
 
 /// The sections, in the order they run.
-const SECTIONS: [(&str, Section); 5] = [
+const SECTIONS: [(&str, Section); 6] = [
     ("pause", pause::run),
     ("latency", latency::run),
     ("stop", stop::run),
     ("podman", podman::run),
+    ("oci", oci::run),
     ("scale", scale::run),
 ];
 

@@ -35,14 +35,14 @@ const LIFECYCLE: &str = "sandbox create + stop + rm (pod lifecycle)";
 /// the directory undone, the cgroup parent removed from every hierarchy, and the host
 /// directories podman makes outside its state (`/run/containers`, `/run/runc`) removed if
 /// they were not there before and are empty.
-struct Podman {
+pub(crate) struct Podman {
     dir: ScratchDir,
     cgroup_parent: String,
     host_dirs: Vec<PathBuf>,
 }
 
 impl Podman {
-    fn new() -> Podman {
+    pub(crate) fn new() -> Podman {
         let dir = ScratchDir::new("bench-podman");
         sandbox_tests::write_private_podman_config(dir.path());
         let host_dirs = ["/run/containers/networks", "/run/containers", "/run/runc"]
@@ -114,6 +114,126 @@ impl Podman {
             self.try_time(&["pod", "stop", &name])?.0,
             self.try_time(&["pod", "rm", &name])?.0,
         ])
+    }
+
+    /// `podman run --detach --pod` of the image in the OCI layout at `layout` (pulled first,
+    /// untimed), interleaved with `sandbox run --runtime R --image` of it in `pod` for each
+    /// runtime `R` of `ours`, `rounds` rounds; the samples of each of ours, podman's, and the
+    /// RSS of a container's conmon (kB).
+    pub(crate) fn container_run(
+        &self,
+        lab: &Lab,
+        pod: &str,
+        image: &str,
+        layout: &Path,
+        rounds: usize,
+        ours: &[&str],
+    ) -> Result<(Vec<Vec<Duration>>, Vec<Duration>, f64), String> {
+        if !installed("podman") {
+            return Err("podman is not installed (`.ci/setup` installs it)".to_owned());
+        }
+        let source = format!("oci:{}:bench", layout.display());
+        let (_, id) = self.try_time(&["pull", "--quiet", &source])?;
+        let podman_pod = unique_name("bench-podman");
+        let parent = format!("/{}", self.cgroup_parent);
+        let create = [
+            "pod",
+            "create",
+            "--name",
+            &podman_pod,
+            "--network",
+            "none",
+            "--cgroup-parent",
+            &parent,
+        ];
+        self.try_time(&create)?;
+        self.try_time(&["pod", "start", &podman_pod])?;
+        progress(&format!("run --image vs podman run --pod, {rounds} rounds"));
+        let mut round = 0;
+        let mut failure = None;
+        let mut measures: Vec<Box<dyn FnMut() -> Duration>> = ours
+            .iter()
+            .enumerate()
+            .map(|(which, runtime)| {
+                let mut round = 0;
+                Box::new(move || {
+                    round += 1;
+                    let name = format!("vs-podman-{which}-{round}");
+                    let took = crate::time(&mut lab.command(&[
+                        "run",
+                        pod,
+                        "--name",
+                        &name,
+                        "--runtime",
+                        runtime,
+                        "--image",
+                        image,
+                        "--",
+                        "sleep",
+                        "1000",
+                    ]));
+                    lab.sandbox(&["rm", "--force", pod, &name]);
+                    took
+                }) as Box<dyn FnMut() -> Duration>
+            })
+            .collect();
+        let mut theirs = || {
+            round += 1;
+            let name = format!("bench-{}-{round}", std::process::id());
+            let run = [
+                "run",
+                "--detach",
+                "--pod",
+                &podman_pod,
+                "--name",
+                &name,
+                &id,
+                "sleep",
+                "1000",
+            ];
+            match self.try_time(&run) {
+                Ok((took, _)) => {
+                    let _ = self.try_time(&["rm", "--force", "--time", "0", &name]);
+                    took
+                }
+                Err(why) => {
+                    failure.get_or_insert(why);
+                    Duration::ZERO
+                }
+            }
+        };
+        let mut all: Vec<&mut dyn FnMut() -> Duration> = measures
+            .iter_mut()
+            .map(|m| m.as_mut() as &mut dyn FnMut() -> Duration)
+            .collect();
+        all.push(&mut theirs);
+        let mut samples = interleave(rounds, &mut all);
+        drop(all);
+        if let Some(why) = failure {
+            return Err(why);
+        }
+        let name = unique_name("bench-podman-rss");
+        let run = [
+            "run",
+            "--detach",
+            "--pod",
+            &podman_pod,
+            "--name",
+            &name,
+            &id,
+            "sleep",
+            "1000",
+        ];
+        self.try_time(&run)?;
+        let (_, conmon) = self.try_time(&["inspect", "--format", "{{.State.ConmonPid}}", &name])?;
+        let conmon = rss_kb(
+            conmon
+                .parse()
+                .map_err(|e| format!("conmon pid {conmon:?}: {e}"))?,
+        );
+        self.try_time(&["pod", "rm", "--force", &podman_pod])?;
+        let theirs = samples.pop().unwrap_or_default();
+        Ok((samples, theirs, conmon))
     }
 
     /// Starts a pod and returns the RSS of its infra container's process and of its conmon, in
