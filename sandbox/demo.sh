@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job, end to end: build everything, then a demo pod. Creates a pod, joins three app
 # containers and an exec to it, shows that they share its namespaces, stops and removes one
-# container on its own, leaves an exec session running without its CLI, and stops the pod the
-# Kubernetes way: stop signal, grace period, SIGKILL, with the exit codes each container got and
-# what became of the exec session.
+# container on its own, leaves an exec session running without its CLI, runs real OCI
+# containers from a busybox image built here (runc: their own root file system, mount and PID
+# namespaces, joined to the pod), and stops the pod the Kubernetes way: stop signal, grace
+# period, SIGKILL, with the exit codes each container got and what became of the exec session.
 # Run as root on Debian 12: `sudo sandbox/demo.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +20,13 @@ export PATH="$PWD/target/x86_64-unknown-linux-musl/release:$PATH"
 sandbox=sandbox
 root=$(mktemp -d /tmp/sandbox-demo.XXXXXX)
 pod="demo-$$"
+solo="demo-solo-$$"
 export SANDBOX_ROOT="$root"
-cleanup() { "$sandbox" rm --force "$pod" 2>/dev/null || true; rm -rf "$root"; }
+cleanup() {
+  "$sandbox" rm --force "$pod" 2>/dev/null || true
+  "$sandbox" rm --force "$solo" 2>/dev/null || true
+  rm -rf "$root"
+}
 trap cleanup EXIT
 
 # Shows a command as one would type it (arguments with spaces or quotes single-quoted), runs it.
@@ -65,8 +71,24 @@ echo
 echo "exec sessions (inspect):"
 "$sandbox" inspect "$pod" | sed -n '/"execs"/,/^  \]/p'
 
+# Real containers: an OCI image built here, unpacked once, run by runc in the pod.
+step images --definition sandbox/demo-busybox.json --out "$root/busybox" --tag demo
+image="oci:$root/busybox:demo"
+step "$sandbox" run "$pod" --name box --image "$image" -- sleep 1000
+step "$sandbox" exec "$pod" -c box -- sh -c 'echo "box: $(id -un) in $PWD on $(hostname), root has: $(ls / | tr "\n" " ")"; ps'
+step "$sandbox" images
+
+# Without --share-pid, an image container's command is PID 1 of its own PID namespace; sleep
+# has no SIGTERM handler, so the kernel drops the stop signal and only the SIGKILL ends it.
+step "$sandbox" create "$solo"
+step "$sandbox" run "$solo" --name sleeper --image "$image" -- sleep 1000
+step "$sandbox" exec "$solo" -c sleeper -- ps
+step "$sandbox" stop "$solo" --timeout 1
+step "$sandbox" rm "$solo"
+
 step "$sandbox" stop "$pod" --timeout 2
 step "$sandbox" logs "$pod" polite
 step "$sandbox" rm "$pod"
+step "$sandbox" rmi "$image"
 echo
-echo "demo: done; expected: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period), batch 3, and the exec session ended with SIGKILL"
+echo "demo: done; expected: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period), batch 3, box 143 (its sleep is not PID 1 in the shared PID namespace), sleeper 137 (PID 1 of its own namespace, deaf to SIGTERM), and the exec session ended with SIGKILL"
