@@ -305,8 +305,8 @@ fn monitor_and_podman(
         .map(|runtime| runtime.program.to_str().unwrap())
         .collect();
     match podman.container_run(lab, pod, image, layout, ROUNDS, &ours) {
-        Ok((ours, theirs, conmon)) => {
-            for (runtime, samples) in runtimes.iter().zip(&ours) {
+        Ok(runs) => {
+            for (runtime, samples) in runtimes.iter().zip(&runs.ours) {
                 let note = if runtime.name == "runc" {
                     "both with runc"
                 } else {
@@ -321,7 +321,7 @@ fn monitor_and_podman(
                         median_ms(samples),
                         "ms",
                     )
-                    .peer("podman run --detach --pod", median_ms(&theirs))
+                    .peer("podman run --detach --pod", median_ms(&runs.theirs))
                     .target(Target::TimesFaster(5.0))
                     .note(note),
                 );
@@ -332,7 +332,7 @@ fn monitor_and_podman(
                     monitor_rss,
                     "kB",
                 )
-                .peer("podman: conmon", conmon)
+                .peer("podman: conmon", runs.conmon_kb)
                 .target(Target::AtMost(512.0)),
             );
         }

@@ -41,6 +41,14 @@ pub(crate) struct Podman {
     host_dirs: Vec<PathBuf>,
 }
 
+/// What [`Podman::container_run`] measured: the samples of each of ours, podman's, and the
+/// RSS of a container's conmon in kB.
+pub(crate) struct ContainerRuns {
+    pub ours: Vec<Vec<Duration>>,
+    pub theirs: Vec<Duration>,
+    pub conmon_kb: f64,
+}
+
 impl Podman {
     pub(crate) fn new() -> Podman {
         let dir = ScratchDir::new("bench-podman");
@@ -118,8 +126,7 @@ impl Podman {
 
     /// `podman run --detach --pod` of the image in the OCI layout at `layout` (pulled first,
     /// untimed), interleaved with `sandbox run --runtime R --image` of it in `pod` for each
-    /// runtime `R` of `ours`, `rounds` rounds; the samples of each of ours, podman's, and the
-    /// RSS of a container's conmon (kB).
+    /// runtime `R` of `ours`, `rounds` rounds.
     pub(crate) fn container_run(
         &self,
         lab: &Lab,
@@ -128,7 +135,7 @@ impl Podman {
         layout: &Path,
         rounds: usize,
         ours: &[&str],
-    ) -> Result<(Vec<Vec<Duration>>, Vec<Duration>, f64), String> {
+    ) -> Result<ContainerRuns, String> {
         if !installed("podman") {
             return Err("podman is not installed (`.ci/setup` installs it)".to_owned());
         }
@@ -233,7 +240,11 @@ impl Podman {
         );
         self.try_time(&["pod", "rm", "--force", &podman_pod])?;
         let theirs = samples.pop().unwrap_or_default();
-        Ok((samples, theirs, conmon))
+        Ok(ContainerRuns {
+            ours: samples,
+            theirs,
+            conmon_kb: conmon,
+        })
     }
 
     /// Starts a pod and returns the RSS of its infra container's process and of its conmon, in
