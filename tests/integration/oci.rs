@@ -817,3 +817,33 @@ fn a_run_killed_at_any_step_leaves_nothing_that_rm_cannot_find() {
         assert!(started.elapsed() < Duration::from_secs(60));
     }
 }
+
+#[test]
+fn rm_of_a_pod_unmounts_a_container_whose_record_is_corrupt() {
+    sandbox_tests::require_root();
+    let runtime = Runtime::runc();
+    let image = TestImage::busybox();
+    let pod = Pod::create(&[]);
+    assert_exit!(
+        run_image(
+            &pod,
+            &runtime,
+            "app",
+            &image.reference,
+            &[],
+            &["sleep", "300"]
+        ),
+        0
+    );
+    let pid = pod.container("app")["pid"].as_i64().unwrap() as i32;
+    let dir = pod.dir().join("containers/app");
+    std::fs::write(dir.join("state.json"), "{ not json").unwrap();
+    // The record names nothing any more; the overlay is still found by its place, the
+    // container's process by the pod's network namespace.
+    assert_exit!(pod.sandbox(&["rm", "--force", pod.name()]), 0);
+    assert!(!is_mounted(dir.join("rootfs")));
+    assert!(!pod.dir().exists());
+    assert!(wait_until(Duration::from_secs(10), || {
+        !sandbox_tests::is_alive(pid)
+    }));
+}

@@ -110,6 +110,7 @@ impl Host {
         for container in &containers {
             runtime::of(container.record.runtime).release(&container.record, &container.paths)?;
         }
+        oci::rootfs::release_all(paths)?;
         oci::pod_files::release(paths)?;
         self.unpin_netns(paths, record)?;
         for kind in JOIN_ORDER {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
 use crate::state::container::RootfsSource;
-use crate::state::{self, ContainerPaths};
+use crate::state::{self, ContainerPaths, PodPaths};
 use crate::sys::mount;
 
 /// Makes the container's root file system ready and returns its path: the overlay is mounted
@@ -37,6 +37,27 @@ pub fn prepare(
 /// Unmounts the overlay, if it is mounted; the directories go with the container's.
 pub fn release(paths: &ContainerPaths) -> Result<()> {
     mount::unmount(&paths.rootfs())
+}
+
+/// Unmounts the overlay of every container directory of `pod`, whether or not its record can
+/// be read (a corrupt one is skipped by teardown, but its mount must not keep the pod's
+/// directory from going).
+pub fn release_all(pod: &PodPaths) -> Result<()> {
+    let dir = pod.containers_dir();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).context(|| format!("listing {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.context(|| format!("listing {}", dir.display()))?;
+        if let Some(name) = entry.file_name().to_str() {
+            if state::validate_name("container name", name).is_ok() {
+                release(&pod.container(name))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A root file system directory given by `--rootfs`, made absolute with every symlink
