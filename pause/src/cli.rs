@@ -19,6 +19,7 @@ options (init mode):
   --remap-exit CODE   report exit code CODE as 0 (repeatable)
   --user UID[:GID]    run CMD as UID:GID (GID defaults to UID), with no supplementary groups
   --no-new-privs      set no_new_privs for CMD
+  --bounding-caps HEX keep only these capabilities (bit n: capability n) in CMD's bounding set
   --exit-file PATH    when CMD ends, write {\"pid\",\"exit_code\",\"signal\",\"finished_unix_ns\"}
                       to PATH atomically, mode 0600; its space is reserved before CMD
                       starts, so a file system that fills up meanwhile cannot lose it
@@ -78,6 +79,8 @@ pub struct Options<'a> {
     pub user: Option<User>,
     /// `--no-new-privs`.
     pub no_new_privs: bool,
+    /// `--bounding-caps HEX`.
+    pub bounding_caps: Option<u64>,
     /// `--exit-file PATH`.
     pub exit_file: Option<&'a CStr>,
     /// `--sync-fd N`.
@@ -157,6 +160,12 @@ where
                 options.user = Some(user);
             }
             b"--no-new-privs" => options.no_new_privs = true,
+            b"--bounding-caps" => {
+                let value = value_of("--bounding-caps", &mut args)?;
+                let mask = parse_hex_u64(value.to_bytes())
+                    .ok_or(UsageError::BadValue("--bounding-caps", value))?;
+                options.bounding_caps = Some(mask);
+            }
             b"--exit-file" => {
                 let value = value_of("--exit-file", &mut args)?;
                 // Room for ".tmp" and the NUL: the temporary file is built on the stack.
@@ -205,6 +214,18 @@ fn parse_u32(digits: &[u8]) -> Option<u32> {
     digits.iter().try_fold(0u32, |n, &d| {
         let digit = char::from(d).to_digit(10)?;
         n.checked_mul(10)?.checked_add(digit)
+    })
+}
+
+/// Hexadecimal digits (an optional `0x`), at most 16 of them.
+fn parse_hex_u64(text: &[u8]) -> Option<u64> {
+    let digits = text.strip_prefix(b"0x").unwrap_or(text);
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        let digit = char::from(d).to_digit(16)?;
+        Some((n << 4) | u64::from(digit))
     })
 }
 
@@ -271,6 +292,8 @@ mod tests {
             c"--user",
             c"1000:100",
             c"--no-new-privs",
+            c"--bounding-caps",
+            c"0x20c1",
             c"--exit-file",
             c"/run/x/exit.json",
             c"--sync-fd",
@@ -289,6 +312,7 @@ mod tests {
             })
         );
         assert!(options.no_new_privs);
+        assert_eq!(options.bounding_caps, Some(0x20c1));
         assert_eq!(options.exit_file, Some(c"/run/x/exit.json"));
         assert_eq!(options.sync_fd, Some(3));
         assert_eq!(options.adopt, Some(c"/run/x/pid"));

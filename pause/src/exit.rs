@@ -64,6 +64,8 @@ pub enum Failure {
     SetPgid = 17,
     /// Reading the PID the launcher left in --adopt's file, or it names no child of pause.
     Adopt = 18,
+    /// PR_CAPBSET_DROP in the child (--bounding-caps).
+    BoundingSet = 19,
     /// Unblocking all signals in the child.
     ChildSignalMask = 10,
     /// PR_SET_NO_NEW_PRIVS in the child.
@@ -93,6 +95,7 @@ impl Failure {
             Failure::ExitFile => "reserving the exit file",
             Failure::SetPgid => "putting CMD in a process group of its own",
             Failure::Adopt => "adopting the process named in the --adopt file",
+            Failure::BoundingSet => "dropping capabilities from the bounding set",
             Failure::ChildSignalMask => "unblocking signals for CMD",
             Failure::NoNewPrivs => "setting no_new_privs",
             Failure::SetGroups => "dropping supplementary groups",

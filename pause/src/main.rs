@@ -43,7 +43,8 @@
 //! {`openat(DIR, O_TMPFILE)`, `write`, `fsync`: the exit file's space}, `ioctl(0, TIOCGPGRP)`,
 //! `getpgid(0)`, `pipe2(O_CLOEXEC)`, `fork`. The child: `setpgid(0, 0)`, {if pause's group is the
 //! terminal's foreground group: `ioctl(0, TIOCSPGRP)`}, `rt_sigprocmask(SIG_SETMASK, none)`,
-//! {`prctl(PR_SET_NO_NEW_PRIVS)`}, {`setgroups(0, NULL)`, `setgid`, `setuid`},
+//! {`prctl(PR_SET_NO_NEW_PRIVS)`}, {`prctl(PR_CAPBSET_DROP)` per dropped capability},
+//! {`setgroups(0, NULL)`, `setgid`, `setuid`},
 //! `close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)`, `execve` per `PATH` entry; on failure `write` of
 //! the errno to the pipe, one line on stderr, `exit_group(126 or 127)`. The parent: `close`
 //! (write end), `read` (EOF or errno), {`write(N)`, on EPIPE `rt_sigtimedwait(SIGPIPE, 0)` to
@@ -74,6 +75,7 @@
 //! | 16 | reserving the space of the `--exit-file` failed (CMD was not started) |
 //! | 17 | in the child before exec: `setpgid` |
 //! | 18 | `--adopt`: the PID file is unreadable or malformed, or names no child of pause |
+//! | 19 | in the child before exec: `PR_CAPBSET_DROP` (`--bounding-caps`) |
 //!
 //! Each failure prints one line naming the step and the errno. In init mode codes other than
 //! 2–9 and 16 can also be CMD's own; `--exit-file` and `--sync-fd` tell them apart.

@@ -106,7 +106,7 @@ fn become_command(
 /// the terminal (while every signal is still blocked, so SIGTTOU cannot stop a child that is
 /// not yet in the foreground; a terminal that refuses leaves CMD in the background, which is no
 /// reason not to run it); then the signal mask (the child must not inherit pause's, and a mask
-/// survives execve); no_new_privs; then groups, gid, uid, since after setuid the child may no
+/// survives execve); no_new_privs; the bounding set; then groups, gid, uid, since after setuid the child may no
 /// longer change its groups; last, descriptors.
 fn prepare(options: &Options, take_terminal: bool) -> Result<(), (Failure, Errno)> {
     sys::set_own_process_group().map_err(|errno| (Failure::SetPgid, errno))?;
@@ -116,6 +116,10 @@ fn prepare(options: &Options, take_terminal: bool) -> Result<(), (Failure, Errno
     sys::set_signal_mask(SigSet::NONE).map_err(|errno| (Failure::ChildSignalMask, errno))?;
     if options.no_new_privs {
         sys::set_no_new_privs().map_err(|errno| (Failure::NoNewPrivs, errno))?;
+    }
+    // Before the user changes: dropping needs CAP_SETPCAP, which setuid takes away.
+    if let Some(keep) = options.bounding_caps {
+        sys::limit_bounding_set(keep).map_err(|errno| (Failure::BoundingSet, errno))?;
     }
     if let Some(user) = options.user {
         sys::drop_supplementary_groups().map_err(|errno| (Failure::SetGroups, errno))?;

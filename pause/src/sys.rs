@@ -356,6 +356,34 @@ pub fn set_no_new_privs() -> Result<()> {
     check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, on, unused, unused, unused) }).map(drop)
 }
 
+/// Drops from the capability bounding set every capability whose bit is clear in `keep` (bit
+/// n is capability n): after that no execve, of a setuid program or as root, can grant them.
+/// Stops at the first capability the kernel does not know (EINVAL).
+pub fn limit_bounding_set(keep: u64) -> Result<()> {
+    let unused = c_ulong::from(0u8);
+    for cap in 0..64u8 {
+        if keep & (1u64 << cap) != 0 {
+            continue;
+        }
+        // SAFETY: PR_CAPBSET_DROP takes a capability number and requires no pointer.
+        let ret = unsafe {
+            libc::prctl(
+                libc::PR_CAPBSET_DROP,
+                c_ulong::from(cap),
+                unused,
+                unused,
+                unused,
+            )
+        };
+        match check(ret) {
+            Ok(_) => {}
+            Err(Errno(libc::EINVAL)) => return Ok(()),
+            Err(errno) => return Err(errno),
+        }
+    }
+    Ok(())
+}
+
 // The three identity calls below use the raw system call. It changes only the calling thread,
 // which is all there is in the forked child, and it skips musl's broadcast to every thread
 // (`__synccall`), which the child does not need.

@@ -103,6 +103,10 @@ pub struct CommandSpec {
     pub user: Option<User>,
     /// Set PR_SET_NO_NEW_PRIVS, so setuid binaries and file capabilities grant nothing.
     pub no_new_privs: bool,
+    /// The capabilities left in the bounding set (bit n: capability n), so that no execve can
+    /// grant others; all when not given. An OCI container's set, for `exec` into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounding_caps: Option<u64>,
 }
 
 impl CommandSpec {
@@ -169,6 +173,9 @@ impl CommandSpec {
         }
         if self.no_new_privs {
             args.push("--no-new-privs".to_owned());
+        }
+        if let Some(keep) = self.bounding_caps {
+            args.extend(["--bounding-caps".to_owned(), format!("{keep:#x}")]);
         }
         args.push("--".to_owned());
         args.extend(self.argv.iter().cloned());

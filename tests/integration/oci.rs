@@ -453,6 +453,18 @@ fn exec_into_a_container_lands_in_its_mount_namespace() {
         seen.stdout.trim(),
         format!("mnt:[{}]", sandbox_tests::ns_inode_of_pid(pid, "mnt"))
     );
+    // No more capabilities than the container has (CRI-O's nine), whatever exec may run: a
+    // setuid program the container planted in its writable layer gains nothing.
+    let bounding = |text: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix("CapBnd:"))
+            .map(|mask| mask.trim().to_owned())
+            .unwrap()
+    };
+    let container_caps = bounding(&std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap());
+    assert_eq!(container_caps, "00000000000005fb");
+    let exec_caps = exec_in(&pod, "app", &["cat", "/proc/self/status"]);
+    assert_eq!(bounding(&exec_caps.stdout), container_caps);
     // The image's files, not the host's.
     let passwd = exec_in(&pod, "app", &["cat", "/etc/passwd"]);
     assert!(passwd.stdout.contains("app:x:1000:1000"), "{passwd:?}");

@@ -712,6 +712,44 @@ fn exit_file_records_the_end_of_the_command() {
 }
 
 #[test]
+fn bounding_caps_leave_the_command_only_the_capabilities_named() {
+    require_root();
+    let seen = run(
+        pause_bin(),
+        [
+            "--bounding-caps",
+            "0x5fb",
+            "--",
+            "grep",
+            "CapBnd",
+            "/proc/self/status",
+        ],
+    );
+    assert_exit!(seen, 0);
+    assert_eq!(seen.stdout.trim(), "CapBnd:\t00000000000005fb");
+    // Also for a user that is not root (the set is dropped before setuid takes CAP_SETPCAP).
+    let user = run(
+        pause_bin(),
+        [
+            "--bounding-caps",
+            "0",
+            "--user",
+            "65534",
+            "--",
+            "grep",
+            "CapBnd",
+            "/proc/self/status",
+        ],
+    );
+    assert_exit!(user, 0);
+    assert_eq!(user.stdout.trim(), "CapBnd:\t0000000000000000");
+    assert_exit!(
+        run(pause_bin(), ["--bounding-caps", "xyz", "--", "true"]),
+        2
+    );
+}
+
+#[test]
 fn adopt_watches_the_process_a_launcher_leaves_behind() {
     require_root();
     let scratch = ScratchDir::new("pause-adopt");

@@ -134,6 +134,7 @@ impl Process {
             workdir: self.workdir,
             user: self.user.as_deref().map(str::parse).transpose()?,
             no_new_privs: self.no_new_privileges,
+            bounding_caps: None,
         })
     }
 }

@@ -141,6 +141,9 @@ impl Host {
             workdir: given.workdir.clone().or_else(|| own.workdir.clone()),
             user: given.user.or(own.user),
             no_new_privs: given.no_new_privs || own.no_new_privs,
+            // Never more than the container has: a program it planted (a setuid binary in its
+            // writable layer) must gain nothing by being run from here.
+            bounding_caps: own.bounding_caps,
         };
         if container.record.runtime != RuntimeKind::Oci {
             // A process container's namespaces are the pod's.

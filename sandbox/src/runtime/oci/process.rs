@@ -112,6 +112,7 @@ pub fn resolve(given: &CommandSpec, request: &OciRequest, root: &Path) -> Result
         workdir,
         user,
         no_new_privs: given.no_new_privs,
+        bounding_caps: Some(super::spec::capability_mask()),
     })
 }
 

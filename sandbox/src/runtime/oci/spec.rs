@@ -34,18 +34,27 @@ use crate::sys::namespace::NamespaceKind;
 const OCI_VERSION: &str = "1.0.2";
 
 /// CRI-O's default capabilities (`crio.conf` `default_capabilities`), the set a Kubernetes
-/// container gets unless its security context says otherwise.
-const CAPABILITIES: [Capability; 9] = [
-    Capability::Chown,
-    Capability::DacOverride,
-    Capability::Fsetid,
-    Capability::Fowner,
-    Capability::Setgid,
-    Capability::Setuid,
-    Capability::Setpcap,
-    Capability::NetBindService,
-    Capability::Kill,
+/// container gets unless its security context says otherwise, with their numbers
+/// (`linux/capability.h`).
+const CAPABILITIES: [(Capability, u8); 9] = [
+    (Capability::Chown, 0),
+    (Capability::DacOverride, 1),
+    (Capability::Fowner, 3),
+    (Capability::Fsetid, 4),
+    (Capability::Kill, 5),
+    (Capability::Setgid, 6),
+    (Capability::Setuid, 7),
+    (Capability::Setpcap, 8),
+    (Capability::NetBindService, 10),
 ];
+
+/// The container's capabilities as a bounding-set mask (bit n: capability n), what an `exec`
+/// into it keeps (`pause --bounding-caps`).
+pub fn capability_mask() -> u64 {
+    CAPABILITIES
+        .iter()
+        .fold(0, |mask, (_, number)| mask | (1u64 << number))
+}
 
 /// What the config is made of.
 pub struct Inputs<'a> {
@@ -105,7 +114,8 @@ fn build(
             .map(|(key, value)| format!("{key}={value}")),
     );
     let user = command.user.unwrap_or(crate::User { uid: 0, gid: 0 });
-    let capabilities: oci_spec::runtime::Capabilities = CAPABILITIES.into_iter().collect();
+    let capabilities: oci_spec::runtime::Capabilities =
+        CAPABILITIES.into_iter().map(|(cap, _)| cap).collect();
     let process = ProcessBuilder::default()
         .terminal(false)
         .args(command.argv.clone())
