@@ -62,8 +62,13 @@ pub fn wait_for_launcher(launcher: libc::pid_t, pid_file: &CStr) -> libc::pid_t 
         loop {
             match sys::peek_children() {
                 Ok(Reaped::Child(ended, _)) if Ok(ended) == named => return ended,
-                // An intermediate process of the launcher's.
                 Ok(Reaped::Child(ended, _)) => {
+                    // PIDFILE may have been written since it was read: once a process has been
+                    // handed to pause, whoever writes PIDFILE has written it.
+                    if read_pid(pid_file) == Ok(ended) {
+                        return ended;
+                    }
+                    // An intermediate process of the launcher's.
                     let _ = sys::reap_one(ended, false);
                 }
                 Ok(Reaped::Running) => break,

@@ -27,7 +27,7 @@ impl Host {
     /// The store's images, with the containers that use each.
     pub fn images(&self) -> Result<Vec<ImageSummary>> {
         let store = ImageStore::new(self.store.images_dir());
-        let users = self.image_users()?;
+        let users = self.image_users(false)?;
         Ok(store
             .list()?
             .into_iter()
@@ -52,7 +52,7 @@ impl Host {
         let lock = store.lock()?;
         let image = store.resolve(name)?;
         let users: Vec<String> = self
-            .image_users()?
+            .image_users(true)?
             .into_iter()
             .filter(|(digest, _)| *digest == image.digest)
             .map(|(_, container)| container)
@@ -67,12 +67,14 @@ impl Host {
         Ok(image)
     }
 
-    /// Every container of every pod that runs an image: `(digest, "POD/CONTAINER")`.
-    fn image_users(&self) -> Result<Vec<(String, String)>> {
+    /// Every container of every pod that runs an image: `(digest, "POD/CONTAINER")`. With
+    /// `strict` (`rmi`), a container record that cannot be read is an error: it may be a
+    /// container whose overlay still uses the image.
+    fn image_users(&self, strict: bool) -> Result<Vec<(String, String)>> {
         let mut users = Vec::new();
         for pod in self.store.pod_names()? {
             let paths = self.store.pod(&pod)?;
-            for container in Container::load_all(&paths, true)? {
+            for container in Container::load_all(&paths, !strict)? {
                 if let Some(RootfsSource::Image { digest, .. }) =
                     container.record.oci.as_ref().map(|oci| &oci.rootfs)
                 {

@@ -848,6 +848,10 @@ fn rm_of_a_pod_unmounts_a_container_whose_record_is_corrupt() {
         0
     );
     let pid = pod.container("app")["pid"].as_i64().unwrap() as i32;
+    let id = pod.container("app")["oci"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let dir = pod.dir().join("containers/app");
     std::fs::write(dir.join("state.json"), "{ not json").unwrap();
     // The record names nothing any more; the overlay is still found by its place, the
@@ -858,4 +862,55 @@ fn rm_of_a_pod_unmounts_a_container_whose_record_is_corrupt() {
     assert!(wait_until(Duration::from_secs(10), || {
         !sandbox_tests::is_alive(pid)
     }));
+    // Without its record nothing says which runtime made it: its cgroup goes by hand here.
+    remove_cgroup(&id);
+}
+
+#[test]
+fn rm_goes_on_when_the_runtime_is_gone() {
+    sandbox_tests::require_root();
+    let image = TestImage::busybox();
+    let wrapper_dir = ScratchDir::new("vanishing-runtime");
+    let wrapper = wrapper_dir.path().join("gone-runc");
+    std::fs::write(&wrapper, "#!/bin/sh\nexec /usr/sbin/runc \"$@\"\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let runtime = Runtime {
+        name: "gone-runc",
+        path: wrapper.clone(),
+        _wrapper_dir: None,
+    };
+    let pod = Pod::create(&[]);
+    assert_exit!(
+        run_image(
+            &pod,
+            &runtime,
+            "app",
+            &image.reference,
+            &[],
+            &["sleep", "300"]
+        ),
+        0
+    );
+    assert_eq!(runtime_state(pod.root(), &runtime).len(), 1);
+    let id = pod.container("app")["oci"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // An upgrade moved the runtime away: rm must still remove the container and the pod.
+    std::fs::remove_file(&wrapper).unwrap();
+    let removed = pod.sandbox(&["rm", "--force", pod.name(), "app"]);
+    assert_exit!(removed, 0);
+    assert!(removed.stderr.contains("by hand"), "{removed:?}");
+    assert!(runtime_state(pod.root(), &runtime).is_empty());
+    assert!(mounts_under(&pod.dir().join("containers")).is_empty());
+    // What no runtime could delete: the cgroup runc made, empty now, removed here.
+    remove_cgroup(&id);
+}
+
+/// Removes the (empty) cgroup `name` a runtime made, from every hierarchy.
+fn remove_cgroup(name: &str) {
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap() {
+        let _ = std::fs::remove_dir(hierarchy.unwrap().path().join(name));
+    }
 }

@@ -26,7 +26,7 @@ pub(crate) fn extract(archive: &Path, dest: &Path, image: &str) -> Result<()> {
         reason,
     };
     let reading = || format!("reading archive {} of image {image}", archive.display());
-    let file = match File::open(archive) {
+    let file = match crate::state::open_regular(archive) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(invalid(format!("{} does not exist", archive.display())));

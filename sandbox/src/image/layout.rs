@@ -145,7 +145,7 @@ impl<'a> Layout<'a> {
     pub(crate) fn open_blob(&self, descriptor: &Descriptor) -> Result<File> {
         let path = self.blob_path(descriptor)?;
         let digest = descriptor.digest();
-        let file = match File::open(&path) {
+        let file = match crate::state::open_regular(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(self.invalid(format!("blob {digest} is missing ({})", path.display())));
@@ -244,7 +244,7 @@ impl<'a> Layout<'a> {
     /// Reads `index.json`.
     fn read_index(&self) -> Result<ImageIndex> {
         let path = self.dir.join("index.json");
-        let file = match File::open(&path) {
+        let file = match crate::state::open_regular(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(self.invalid(format!(

@@ -215,14 +215,18 @@ impl ImageStore {
         self.remove_unused_layers()
     }
 
-    /// The image's layer directories in overlayfs `lowerdir` order: top layer first.
+    /// The image's layer directories in overlayfs `lowerdir` order: top layer first. A layer
+    /// the image lists twice appears once, at its topmost place: overlayfs refuses a repeated
+    /// lower directory, and the topmost copy rewrites every path the layer touches anyway.
     pub fn layer_dirs(&self, image: &Image) -> Vec<PathBuf> {
-        image
-            .layers
-            .iter()
-            .rev()
-            .map(|diff_id| self.layer_dir(diff_id.strip_prefix("sha256:").unwrap_or(diff_id)))
-            .collect()
+        let mut dirs: Vec<PathBuf> = Vec::with_capacity(image.layers.len());
+        for diff_id in image.layers.iter().rev() {
+            let dir = self.layer_dir(diff_id.strip_prefix("sha256:").unwrap_or(diff_id));
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
     }
 
     /// Resolves `name` (`tag`) in `layout` and stores what is missing of it.
@@ -818,6 +822,19 @@ mod tests {
         env.layout.index(&[manifest]);
         let err = env.refused(&env.layout.reference(None));
         assert!(err.contains("only sha256 is supported"), "{err}");
+    }
+
+    #[test]
+    fn a_layer_listed_twice_is_one_lower_directory_at_its_topmost_place() {
+        let env = Env::new();
+        let repeated = layer_of(&[("a", "x")]);
+        let middle = layer_of(&[("b", "y")]);
+        env.layout
+            .index(&[env.layout.image(&[repeated.clone(), middle, repeated])]);
+        let image = env.pull(&env.layout.reference(None)).unwrap();
+        let dirs = env.store.layer_dirs(&image);
+        assert_eq!(dirs.len(), 2, "{dirs:?}");
+        assert!(dirs[0].join("a").exists() && dirs[1].join("b").exists());
     }
 
     #[test]

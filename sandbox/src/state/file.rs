@@ -29,6 +29,21 @@ pub(crate) fn open_nofollow(options: &mut OpenOptions, path: &Path) -> std::io::
         .open(path)
 }
 
+/// Opens `path` for reading if it is a regular file, and refuses anything else without
+/// blocking on it: a FIFO an image or a layout put there would hang the opener (and the locks
+/// it holds) until someone writes to it.
+pub(crate) fn open_regular(path: &Path) -> std::io::Result<File> {
+    // O_NONBLOCK makes the open of a FIFO return at once; it changes nothing for a file.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
+}
+
 /// The temporary file an atomic write of `path` goes through.
 pub(crate) fn tmp_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();

@@ -129,7 +129,23 @@ impl Runtime for OciRuntime {
 
     fn release(&self, record: &ContainerRecord, paths: &ContainerPaths) -> Result<()> {
         if let Some(oci) = &record.oci {
-            delete(oci)?;
+            // Its processes are gone by now. A runtime that cannot delete (moved by an upgrade,
+            // a wrapper removed) must not keep the container, or its pod, from being removed:
+            // its state directory goes by hand, and the mounts are undone all the same.
+            if let Err(error) = delete(oci) {
+                let state = oci.runtime_root.join(&oci.id);
+                log::warn!(
+                    "{}; removing its state {} by hand (a cgroup it made may be left)",
+                    crate::error_chain(&error),
+                    state.display()
+                );
+                match std::fs::remove_dir_all(&state) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        log::warn!("removing {}: {e}", state.display());
+                    }
+                    _ => {}
+                }
+            }
         }
         rootfs::release(paths)
     }

@@ -231,19 +231,22 @@ fn group_id(text: &str, name: &str) -> Option<u32> {
 /// `None` if there is no such file.
 fn read_in_root(root: &Path, path: &str) -> std::io::Result<Option<String>> {
     let dir = std::fs::File::open(root)?;
+    // O_NONBLOCK: a FIFO planted at the path must not hang `run` (and the pod's lock).
     let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY)
+        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK)
         .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
     let fd = match nix::fcntl::openat2(dir.as_fd(), path, how) {
         Ok(fd) => fd,
         Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => return Ok(None),
         Err(errno) => return Err(errno.into()),
     };
+    let file = std::fs::File::from(fd);
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
     let mut text = String::new();
     // A passwd file of more than 1 MiB is not one to trust.
-    std::fs::File::from(fd)
-        .take(1 << 20)
-        .read_to_string(&mut text)?;
+    file.take(1 << 20).read_to_string(&mut text)?;
     Ok(Some(text))
 }
 
@@ -405,5 +408,14 @@ mod tests {
         std::os::unix::fs::symlink(&outside, root.path().join("etc/passwd")).unwrap();
         assert!(lookup_user("evil", root.path()).is_err());
         std::fs::remove_dir_all(&outside_dir).unwrap();
+        // A FIFO there is refused at once rather than waited on.
+        std::fs::remove_file(root.path().join("etc/passwd")).unwrap();
+        nix::unistd::mkfifo(
+            &root.path().join("etc/passwd"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        let refused = lookup_user("app", root.path()).unwrap_err();
+        assert!(refused.contains("not a regular file"), "{refused}");
     }
 }
