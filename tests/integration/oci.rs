@@ -121,6 +121,19 @@ fn runtime_state(root: &Path, runtime: &Runtime) -> Vec<String> {
     }
 }
 
+/// Waits until container `name`'s process runs `comm`: the runtime returns once it has started
+/// the container, a moment before its own process (runc's init, a Go program) execs the command.
+fn wait_for_command(pod: &Pod, name: &str, comm: &str) -> i32 {
+    let pid = pod.container(name)["pid"].as_i64().unwrap() as i32;
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            sandbox_tests::comm_of(pid).as_deref() == Some(comm)
+        }),
+        "container {name} (pid {pid}) never ran {comm}"
+    );
+    pid
+}
+
 /// What a container wrote on stdout.
 fn logs(pod: &Pod, container: &str) -> String {
     let run = pod.sandbox(&["logs", pod.name(), container]);
@@ -216,6 +229,8 @@ fn with_share_pid_pause_is_pid_1_and_ps_shows_only_the_pod() {
         ),
         0
     );
+    wait_for_command(&pod, "a", "sleep");
+    wait_for_command(&pod, "b", "sleep");
     let seen = exec_in(
         &pod,
         "b",
@@ -308,7 +323,7 @@ fn exit_codes_reach_wait_and_a_pid_1_deaf_to_term_is_killed_at_the_deadline() {
             ),
             0
         );
-        let trapping = "trap 'exit 0' TERM; sleep 300 & wait";
+        let trapping = "trap 'exit 0' TERM; echo ready; sleep 300 & wait";
         assert_exit!(
             run_image(
                 &pod,
@@ -320,10 +335,13 @@ fn exit_codes_reach_wait_and_a_pid_1_deaf_to_term_is_killed_at_the_deadline() {
             ),
             0
         );
-        // The trap is set once the shell has started its sleep.
+        // The runtime returns before its own process has become the command (runc's init is
+        // a Go program that catches SIGTERM itself): wait until each command runs.
+        assert!(wait_until(Duration::from_secs(10), || logs(&pod, "polite")
+            == "ready\n"));
+        let deaf_pid = pod.container("deaf")["pid"].as_i64().unwrap() as i32;
         assert!(wait_until(Duration::from_secs(10), || {
-            let pid = pod.container("polite")["pid"].as_i64().unwrap() as i32;
-            sandbox_tests::signal_in_mask(pid, "SigCgt", libc::SIGTERM)
+            sandbox_tests::comm_of(deaf_pid).as_deref() == Some("sleep")
         }));
         let stopped = pod.sandbox(&["stop", pod.name(), "deaf", "polite", "-t", "1", "--json"]);
         assert_exit!(stopped, 0);
@@ -446,7 +464,7 @@ fn exec_into_a_container_lands_in_its_mount_namespace() {
         ),
         0
     );
-    let pid = pod.container("app")["pid"].as_i64().unwrap() as i32;
+    let pid = wait_for_command(&pod, "app", "sleep");
     let seen = exec_in(&pod, "app", &["readlink", "/proc/self/ns/mnt"]);
     assert_exit!(seen, 0);
     assert_eq!(
@@ -536,6 +554,15 @@ fn bad_references_and_images_fail_with_125_and_leave_nothing() {
     }
     let images = pod.sandbox(&["images", "--json"]);
     assert_eq!(json_of(&images), serde_json::json!([]));
+
+    // A command the image does not have, or cannot execute: 127 and 126, as for any container.
+    for (command, code) in [("no-such-command", 127), ("/etc/passwd", 126)] {
+        let refused = run_image(&pod, &runtime, "cmd", &image.reference, &[], &[command]);
+        assert_exit!(refused, code);
+        assert!(refused.stderr.contains(command), "{refused:?}");
+        assert_eq!(pod.container_dirs(), Vec::<String>::new(), "{command}");
+        assert_eq!(runtime_state(pod.root(), &runtime), Vec::<String>::new());
+    }
 }
 
 #[test]

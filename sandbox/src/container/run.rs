@@ -168,7 +168,7 @@ impl Host {
         let record = OciRecord {
             runtime,
             runtime_root,
-            id: oci::container_id(&pod.name, &options.name),
+            id: oci::container_id(self.store.root(), &pod.name, &options.name),
             rootfs,
             read_only: oci_options.read_only,
             pid_namespace: if pod.share_pid {

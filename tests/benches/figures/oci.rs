@@ -1,5 +1,7 @@
-//! OCI containers (issue 11): `sandbox run --image` of a cached busybox image until its command
-//! runs, against the runtime alone doing the same work in the same rounds, and against podman;
+//! OCI containers (issue 11): `sandbox run --image` of a cached busybox image until it returns
+//! (the runtime's `run --detach` has started the container; its process execs the command a
+//! moment later, on both sides), against the runtime alone doing the same work in the same
+//! rounds, and against podman;
 //! the first run of an image (pull and unpack) against `umoci unpack`; the monitor's memory.
 //!
 //! - "The runtime alone": `RUNTIME run --detach` of a bundle whose `config.json` is the one
@@ -189,7 +191,7 @@ fn against_runtime(
     table.add(
         Row::new(
             format!(
-                "sandbox run --image (cached busybox, {}) until the command runs",
+                "sandbox run --image (cached busybox, {}) until started",
                 runtime.name
             ),
             median_ms(&samples[0]),
@@ -315,7 +317,7 @@ fn monitor_and_podman(
                 table.add(
                     Row::new(
                         format!(
-                            "sandbox run --image (cached busybox, {}) until the command runs",
+                            "sandbox run --image (cached busybox, {}) until started",
                             runtime.name
                         ),
                         median_ms(samples),

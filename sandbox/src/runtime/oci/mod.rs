@@ -61,6 +61,14 @@ impl Runtime for OciRuntime {
         let root = rootfs::prepare(paths, &oci.rootfs, &request.layers)?;
         record.command = process::resolve(&record.command, request, &root)?;
         record.stop_signal = process::stop_signal(request)?;
+        if let Err((exit_code, reason)) = process::find_command(&root, &record.command) {
+            return Err(Error::ExecFailed {
+                container: record.name.clone(),
+                command: record.command.argv.join(" "),
+                reason,
+                exit_code,
+            });
+        }
         // Saved with the monitor's record below, before anything runs.
         let config = spec::generate(&spec::Inputs {
             record,
@@ -114,7 +122,12 @@ impl Runtime for OciRuntime {
                         said: said.trim().to_owned(),
                     });
                 }
-                Err(runtime_failure(record, &oci.runtime, code, &said))
+                Err(Error::RuntimeFailed {
+                    container: record.name.clone(),
+                    runtime: oci.runtime.clone(),
+                    code,
+                    said: said.trim().to_owned(),
+                })
             }
         }
     }
@@ -148,34 +161,6 @@ impl Runtime for OciRuntime {
             }
         }
         rootfs::release(paths)
-    }
-}
-
-/// What a failed `RUNTIME run` means: the command could not be found or run (127, 126, as for
-/// a process container), or the runtime failed (125), quoting what it said.
-fn runtime_failure(record: &ContainerRecord, runtime: &Path, code: i32, said: &str) -> Error {
-    let lower = said.to_lowercase();
-    let exec_failed = lower.contains("exec") || lower.contains("executable");
-    let reason = if exec_failed && (lower.contains("not found") || lower.contains("no such file")) {
-        Some((127, "command not found"))
-    } else if exec_failed && lower.contains("permission denied") {
-        Some((126, "cannot execute: permission denied"))
-    } else {
-        None
-    };
-    match reason {
-        Some((exit_code, reason)) => Error::ExecFailed {
-            container: record.name.clone(),
-            command: record.command.argv.join(" "),
-            reason: reason.to_owned(),
-            exit_code,
-        },
-        None => Error::RuntimeFailed {
-            container: record.name.clone(),
-            runtime: runtime.to_owned(),
-            code,
-            said: said.trim().to_owned(),
-        },
     }
 }
 
@@ -221,10 +206,15 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
-/// The container's ID for its runtime: `POD+CONTAINER`. Names never contain `+`, so no two
-/// containers share an ID, and runc and crun accept it.
-pub fn container_id(pod: &str, container: &str) -> String {
-    format!("{pod}+{container}")
+/// The container's ID for its runtime: `POD+CONTAINER+ROOT`, where ROOT is 8 hex digits of the
+/// state root's path hashed. Names never contain `+`, so no two containers of a root share an
+/// ID; and runc and crun name the container's cgroup after its ID (`/ID` in every hierarchy),
+/// so two state roots with the same pod and container names must not share one either.
+pub fn container_id(state_root: &Path, pod: &str, container: &str) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(state_root.as_os_str().as_encoded_bytes());
+    let tag: String = hash[..4].iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("{pod}+{container}+{tag}")
 }
 
 /// `RUNTIME delete --force ID`, if the runtime has state for the container: it kills whatever
@@ -259,9 +249,24 @@ mod tests {
 
     #[test]
     fn ids_of_different_containers_differ() {
-        assert_ne!(container_id("a_b", "c"), container_id("a", "b_c"));
-        assert_ne!(container_id("a.b", "c"), container_id("a", "b.c"));
-        assert_eq!(container_id("web", "nginx"), "web+nginx");
+        let root = Path::new("/run/sandbox");
+        assert_ne!(
+            container_id(root, "a_b", "c"),
+            container_id(root, "a", "b_c")
+        );
+        assert_ne!(
+            container_id(root, "a.b", "c"),
+            container_id(root, "a", "b.c")
+        );
+        assert_ne!(
+            container_id(root, "web", "nginx"),
+            container_id(Path::new("/tmp/other-root"), "web", "nginx")
+        );
+        let id = container_id(root, "web", "nginx");
+        assert!(
+            id.starts_with("web+nginx+") && id.len() == "web+nginx+".len() + 8,
+            "{id}"
+        );
     }
 
     #[test]

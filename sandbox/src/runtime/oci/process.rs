@@ -116,6 +116,56 @@ pub fn resolve(given: &CommandSpec, request: &OciRequest, root: &Path) -> Result
     })
 }
 
+/// Looks for the command in the root file system as the runtime will (a path as given,
+/// relative ones from the working directory, else each directory of its `PATH`), so that a
+/// command that is not there or not executable fails with 127 or 126 like any container's,
+/// before anything runs, rather than as a runtime error to interpret. `Err((code, reason))`.
+pub fn find_command(root: &Path, command: &CommandSpec) -> std::result::Result<(), (u8, String)> {
+    let program = command.argv.first().map(String::as_str).unwrap_or_default();
+    let candidates: Vec<String> = if program.contains('/') {
+        vec![if program.starts_with('/') {
+            program.to_owned()
+        } else {
+            format!("{}/{program}", command.workdir())
+        }]
+    } else {
+        let path = command
+            .env
+            .iter()
+            .find(|(key, _)| key == "PATH")
+            .map_or(DEFAULT_PATH, |(_, value)| value.as_str());
+        path.split(':')
+            .map(|dir| format!("{}/{program}", if dir.is_empty() { "." } else { dir }))
+            .collect()
+    };
+    let mut denied = false;
+    for candidate in candidates {
+        match kind_in_root(root, candidate.trim_start_matches('/')) {
+            Some(mode) if mode & libc::S_IFMT == libc::S_IFREG && mode & 0o111 != 0 => {
+                return Ok(());
+            }
+            Some(_) => denied = true,
+            None => {}
+        }
+    }
+    if denied {
+        Err((126, "cannot execute: permission denied".to_owned()))
+    } else {
+        Err((127, "command not found".to_owned()))
+    }
+}
+
+/// The mode of `path` (relative) inside `root` as if it were `/`, symlinks resolved within it;
+/// `None` if there is nothing there.
+fn kind_in_root(root: &Path, path: &str) -> Option<u32> {
+    let dir = std::fs::File::open(root).ok()?;
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    let fd = nix::fcntl::openat2(dir.as_fd(), path, how).ok()?;
+    nix::sys::stat::fstat(&fd).ok().map(|stat| stat.st_mode)
+}
+
 /// The signal `stop` sends first: the caller's, the image's StopSignal, or SIGTERM.
 pub fn stop_signal(request: &OciRequest) -> Result<i32> {
     if let Some(signal) = request.stop_signal {
@@ -370,6 +420,50 @@ mod tests {
         assert_eq!(spec.workdir.as_deref(), Some("/tmp"));
         assert_eq!(spec.user, Some(User { uid: 5, gid: 6 }));
         assert!(spec.env.contains(&("HOME".into(), "/".into())));
+    }
+
+    #[test]
+    fn commands_are_found_in_the_root_as_the_runtime_would() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = root_with(PASSWD, GROUP);
+        std::fs::create_dir_all(root.path().join("bin")).unwrap();
+        std::fs::write(root.path().join("bin/tool"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            root.path().join("bin/tool"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("tool", root.path().join("bin/alias")).unwrap();
+        std::fs::write(root.path().join("bin/data"), "").unwrap();
+        let command = |argv: &str| CommandSpec {
+            argv: vec![argv.to_owned()],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            ..CommandSpec::default()
+        };
+        for found in ["tool", "alias", "/bin/tool", "../bin/tool"] {
+            assert_eq!(
+                find_command(root.path(), &command(found)),
+                Ok(()),
+                "{found}"
+            );
+        }
+        assert_eq!(
+            find_command(root.path(), &command("nope")).unwrap_err().0,
+            127
+        );
+        assert_eq!(
+            find_command(root.path(), &command("data")).unwrap_err().0,
+            126
+        );
+        assert_eq!(
+            find_command(root.path(), &command("/bin")).unwrap_err().0,
+            126
+        );
+        // The host's /bin/sh is not the image's.
+        assert_eq!(
+            find_command(root.path(), &command("sh")).unwrap_err().0,
+            127
+        );
     }
 
     #[test]
