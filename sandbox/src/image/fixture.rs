@@ -97,6 +97,19 @@ impl Tar {
         self.append(header, path.as_bytes(), &[])
     }
 
+    /// A PAX extended header that sets xattr `key` to `value` on the entry that follows.
+    pub(crate) fn xattr(self, key: &str, value: &str) -> Tar {
+        let body = format!(" SCHILY.xattr.{key}={value}\n");
+        // The record's length counts its own digits.
+        let mut length = body.len() + 1;
+        while format!("{length}{body}").len() != length {
+            length += 1;
+        }
+        let record = format!("{length}{body}");
+        let header = Tar::header(tar::EntryType::XHeader, 0o644, record.len() as u64);
+        self.append(header, b"PaxHeader", record.as_bytes())
+    }
+
     /// The tar's bytes (with the end-of-archive blocks).
     pub(crate) fn build(self) -> Vec<u8> {
         self.builder.into_inner().unwrap()

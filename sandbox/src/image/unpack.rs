@@ -23,7 +23,11 @@
 //! - Character and block devices are skipped (containers get `/dev` from the runtime; the tar
 //!   crate would write them as empty regular files). FIFOs are made here with `mkfifo`, which
 //!   the tar crate does not do either.
-//! - xattrs (PAX `SCHILY.xattr.*`) are applied by the tar crate to regular files only.
+//! - xattrs (PAX `SCHILY.xattr.*`) are applied by the tar crate to regular files only. An entry
+//!   that would set overlayfs's own (`trusted.overlay.*`: opaque, redirect, metacopy) is
+//!   refused: those are the store's to write, and the kernel acts on them.
+//! - `tar` 0.4.45 or later is required: earlier releases followed a symlink of the archive when
+//!   setting a directory's mode and owner.
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -72,6 +76,7 @@ pub(crate) fn unpack_layer<R: Read>(
         let Some(path) = unpacker.checked(&raw)? else {
             continue;
         };
+        refuse_overlay_xattrs(&mut entry, &path, image, layer)?;
         if let Some(whiteout) = path.file_name().and_then(whiteout::classify) {
             unpacker.whiteout(&path, whiteout, entry.header())?;
             continue;
@@ -109,6 +114,36 @@ pub(crate) fn unpack_layer<R: Read>(
         unpacker.set_mtime(&path, entry.header())?;
     }
     Ok(unpacker.size)
+}
+
+/// Refuses an entry whose PAX extensions set an xattr of overlayfs's own.
+fn refuse_overlay_xattrs<R: Read>(
+    entry: &mut Entry<'_, R>,
+    path: &Path,
+    image: &str,
+    layer: &str,
+) -> Result<()> {
+    const OVERLAY_XATTR: &str = "SCHILY.xattr.trusted.overlay.";
+    let reading = || format!("reading layer {layer} of image {image}");
+    let Some(extensions) = entry.pax_extensions().context(reading)? else {
+        return Ok(());
+    };
+    for extension in extensions {
+        let extension = extension.context(reading)?;
+        if let Ok(key) = extension.key() {
+            if key.starts_with(OVERLAY_XATTR) {
+                return Err(Error::ImageInvalid {
+                    image: image.to_owned(),
+                    reason: format!(
+                        "layer {layer}: entry {} sets {}, an xattr overlayfs acts on",
+                        path.display(),
+                        &key["SCHILY.xattr.".len()..]
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The path of a tar entry as relative normal components; `Ok(None)` for the root entry
@@ -377,6 +412,41 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.root);
         }
+    }
+
+    #[test]
+    fn overlayfs_xattrs_from_a_layer_are_refused_and_others_kept() {
+        let dirs = Dirs::new();
+        let kept = Tar::new()
+            .xattr("user.note", "hello")
+            .file("a", b"x", 0o644)
+            .build();
+        dirs.unpack(kept).unwrap();
+        let value = xattr_of(&dirs.layer().join("a"), "user.note");
+        assert_eq!(value.as_deref(), Some(&b"hello"[..]));
+        let dirs = Dirs::new();
+        let hostile = Tar::new()
+            .xattr("trusted.overlay.redirect", "/etc")
+            .file("b", b"y", 0o644)
+            .build();
+        dirs.refused(hostile, "trusted.overlay.redirect");
+    }
+
+    /// The value of xattr `name` of `path`, if it has one.
+    fn xattr_of(path: &Path, name: &str) -> Option<Vec<u8>> {
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        let name = std::ffi::CString::new(name).unwrap();
+        let mut buf = [0u8; 64];
+        // SAFETY: both strings are NUL-terminated and `buf` is valid for its length.
+        let len = unsafe {
+            libc::lgetxattr(
+                path.as_ptr(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        (len >= 0).then(|| buf[..len as usize].to_vec())
     }
 
     #[test]
