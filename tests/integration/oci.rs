@@ -941,3 +941,97 @@ fn remove_cgroup(name: &str) {
         let _ = std::fs::remove_dir(hierarchy.unwrap().path().join(name));
     }
 }
+
+#[test]
+fn a_run_killed_while_the_runtime_works_and_an_rm_killed_halfway_leave_nothing() {
+    sandbox_tests::require_root();
+    let image = TestImage::busybox();
+    for real in Runtime::both() {
+        // The runtime says when it starts, then takes its time: the CLI is killed meanwhile,
+        // after the monitor was recorded and before it reported the container.
+        let dir = ScratchDir::new("slow-runtime");
+        let marker = dir.path().join("started");
+        let wrapper = dir.path().join("slow");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\ntouch {}\nsleep 0.3\nexec {} \"$@\"\n",
+                marker.display(),
+                real.arg()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let slow = Runtime {
+            name: "slow",
+            path: wrapper,
+            _wrapper_dir: None,
+        };
+        let pod = Pod::create(&[]);
+        let mut cli = sandbox_tests::sandbox_command(pod.root())
+            .args([
+                "run",
+                pod.name(),
+                "--name",
+                "app",
+                "--runtime",
+                slow.arg(),
+                "--image",
+                &image.reference,
+                "--",
+                "sleep",
+                "300",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(wait_until(Duration::from_secs(30), || marker.exists()));
+        cli.kill().unwrap();
+        cli.wait().unwrap();
+        // The runtime goes on and starts the container, which the record names through its
+        // monitor; rm finds and ends all of it.
+        assert!(wait_until(Duration::from_secs(30), || {
+            runtime_state(pod.root(), &slow).len() == 1
+        }));
+        assert_exit!(pod.sandbox(&["rm", "--force", pod.name(), "app"]), 0);
+        assert!(runtime_state(pod.root(), &slow).is_empty(), "{}", real.name);
+        assert_eq!(
+            mounts_under(&pod.dir().join("containers")),
+            Vec::<String>::new()
+        );
+        assert!(pod.container_dirs().is_empty(), "{}", real.name);
+    }
+
+    // rm killed at each unmount: the next rm finishes the job.
+    let runtime = Runtime::runc();
+    for when in 1..=3 {
+        let root = StateRoot::new();
+        let pod = Pod::create_in(&root, &[]);
+        assert_exit!(
+            run_image(
+                &pod,
+                &runtime,
+                "app",
+                &image.reference,
+                &[],
+                &["sleep", "300"]
+            ),
+            0
+        );
+        let killed = crate::regressions::sandbox_killed_at(
+            pod.root(),
+            "umount2",
+            when,
+            &["rm", "--force", pod.name()],
+        );
+        assert_ne!(killed.code, Some(0), "umount2#{when} was not reached");
+        assert_exit!(pod.sandbox(&["rm", "--force", pod.name()]), 0);
+        assert!(mounts_under(pod.root()).is_empty(), "umount2#{when}");
+        assert!(
+            runtime_state(pod.root(), &runtime).is_empty(),
+            "umount2#{when}"
+        );
+    }
+}
