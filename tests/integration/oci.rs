@@ -992,9 +992,14 @@ fn a_run_killed_while_the_runtime_works_and_an_rm_killed_halfway_leave_nothing()
         cli.wait().unwrap();
         // The runtime goes on and starts the container, which the record names through its
         // monitor; rm finds and ends all of it.
+        let pid_file = pod.dir().join("containers/app/init.pid");
         assert!(wait_until(Duration::from_secs(30), || {
-            runtime_state(pod.root(), &slow).len() == 1
+            std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|pid| pid.trim().parse::<i32>().ok())
+                .is_some_and(|pid| sandbox_tests::comm_of(pid).as_deref() == Some("sleep"))
         }));
+        assert_eq!(runtime_state(pod.root(), &slow).len(), 1);
         assert_exit!(pod.sandbox(&["rm", "--force", pod.name(), "app"]), 0);
         assert!(runtime_state(pod.root(), &slow).is_empty(), "{}", real.name);
         assert_eq!(
