@@ -149,10 +149,10 @@ pub enum Error {
         path: String,
     },
     /// The OCI runtime failed to create, start or delete a container.
-    #[error("container {container:?}: {} exited with {code}{}", runtime.display(), said_suffix(said))]
+    #[error("{what}: {} exited with {code}{}", runtime.display(), said_suffix(said))]
     RuntimeFailed {
-        /// Container name (or runtime ID).
-        container: String,
+        /// What the runtime was asked to do, to which container and pod.
+        what: String,
         /// The runtime program.
         runtime: PathBuf,
         /// Its exit code.

@@ -151,7 +151,7 @@ impl Host {
                 let lock = images.lock()?;
                 let image = images.pull(&lock, &reference)?;
                 *image_lock = Some(lock);
-                request.source = reference.to_string();
+                request.image_name = reference.to_string();
                 request.layers = images.layer_dirs(&image);
                 request.image = Some(image.config.clone());
                 RootfsSource::Image {
@@ -161,7 +161,7 @@ impl Host {
             }
             RootfsOption::Directory(dir) => {
                 let path = oci::rootfs::canonical_directory(dir)?;
-                request.source = path.display().to_string();
+                request.image_name = path.display().to_string();
                 RootfsSource::Directory { path }
             }
         };

@@ -29,7 +29,7 @@ use crate::sys::process::ProcessRecord;
 use crate::sys::spawn::Spawn;
 
 /// What a command in a container joins besides the pod's namespaces.
-struct ContainerView {
+struct ContainerEntry {
     /// Its mount and PID namespaces, in join order (PID, then mount last: after it, paths
     /// name the container's files).
     namespaces: Vec<(File, CloneFlags)>,
@@ -122,7 +122,7 @@ impl Host {
         pod: &state::PodPaths,
         name: &str,
         given: &CommandSpec,
-    ) -> Result<(CommandSpec, Option<ContainerView>)> {
+    ) -> Result<(CommandSpec, Option<ContainerEntry>)> {
         let container = Container::load(pod, name)?;
         let not_running = || Error::ContainerNotRunning {
             pod: pod.name().to_owned(),
@@ -150,18 +150,19 @@ impl Host {
             return Ok((command, None));
         }
         let process = main.open(&self.boot_id)?.ok_or_else(not_running)?;
+        // A container that exits meanwhile is not running, whatever the open said.
+        let open = |name: &str| {
+            namespace::open_of_process(&process, name).map_err(|error| match process.has_exited() {
+                Ok(true) => not_running(),
+                _ => error,
+            })
+        };
         let namespaces = vec![
-            (
-                namespace::open_of_process(&process, "pid")?,
-                CloneFlags::CLONE_NEWPID,
-            ),
-            (
-                namespace::open_of_process(&process, "mnt")?,
-                CloneFlags::CLONE_NEWNS,
-            ),
+            (open("pid")?, CloneFlags::CLONE_NEWPID),
+            (open("mnt")?, CloneFlags::CLONE_NEWNS),
         ];
         let pause =
             File::open(&self.pause).context(|| format!("opening {}", self.pause.display()))?;
-        Ok((command, Some(ContainerView { namespaces, pause })))
+        Ok((command, Some(ContainerEntry { namespaces, pause })))
     }
 }

@@ -16,12 +16,13 @@
 //! also removes the cgroup the runtime made), then the root file system is unmounted; the
 //! writable layer goes with the container's directory.
 
+mod locate;
 pub mod pod_files;
 pub mod process;
 pub mod rootfs;
 pub mod spec;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use super::monitor::{self, MonitorSpawn};
@@ -29,12 +30,10 @@ use super::{Launch, Processes, Runtime};
 use crate::error::{Context, Error, Result};
 use crate::state::container::{ContainerRecord, ExitRecord, OciRecord};
 use crate::state::{self, ContainerPaths};
+pub use locate::{DEFAULT_RUNTIMES, locate};
 
 /// How much of a runtime's stderr an error quotes.
 const SAID_LIMIT: u64 = 2048;
-
-/// The runtimes looked for in PATH when none is named, in order.
-pub const DEFAULT_RUNTIMES: [&str; 2] = ["runc", "crun"];
 
 /// An OCI container created by an OCI runtime and watched by a `pause` monitor.
 #[derive(Clone, Copy, Debug)]
@@ -123,7 +122,10 @@ impl Runtime for OciRuntime {
                     });
                 }
                 Err(Error::RuntimeFailed {
-                    container: record.name.clone(),
+                    what: format!(
+                        "starting container {:?} of sandbox {:?}",
+                        record.name, launch.pod.name
+                    ),
                     runtime: oci.runtime.clone(),
                     code,
                     said: said.trim().to_owned(),
@@ -171,41 +173,6 @@ fn runtime_environment() -> Vec<(String, String)> {
     vec![("PATH".to_owned(), path)]
 }
 
-/// The OCI runtime to use: `explicit` (a path, or a name looked up in PATH), else the first of
-/// [`DEFAULT_RUNTIMES`] in PATH. Refused with the places looked at when there is none.
-pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
-    let path_var = std::env::var_os("PATH").unwrap_or_default();
-    let search = |name: &Path| -> Option<PathBuf> {
-        if name.components().count() > 1 || name.is_absolute() {
-            return is_executable(name).then(|| name.to_owned());
-        }
-        std::env::split_paths(&path_var)
-            .map(|dir| dir.join(name))
-            .find(|candidate| is_executable(candidate))
-    };
-    let found = match explicit {
-        Some(name) => search(name),
-        None => DEFAULT_RUNTIMES
-            .iter()
-            .find_map(|name| search(Path::new(name))),
-    };
-    let found = found.ok_or_else(|| Error::RuntimeNotFound {
-        looked_for: match explicit {
-            Some(name) => name.display().to_string(),
-            None => DEFAULT_RUNTIMES.join(" or "),
-        },
-        path: path_var.to_string_lossy().into_owned(),
-    })?;
-    // Recorded absolute, so that `rm` finds the same runtime from any working directory.
-    std::path::absolute(&found).context(|| format!("making {} absolute", found.display()))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
 /// The container's ID for its runtime: `POD+CONTAINER+ROOT`, where ROOT is 8 hex digits of the
 /// state root's path hashed. Names never contain `+`, so no two containers of a root share an
 /// ID; and runc and crun name the container's cgroup after its ID (`/ID` in every hierarchy),
@@ -220,7 +187,8 @@ pub fn container_id(state_root: &Path, pod: &str, container: &str) -> String {
 /// `RUNTIME delete --force ID`, if the runtime has state for the container: it kills whatever
 /// is left of it and removes the runtime's state and the cgroup the runtime made.
 pub fn delete(oci: &OciRecord) -> Result<()> {
-    if !oci.runtime_root.join(&oci.id).exists() {
+    let state = oci.runtime_root.join(&oci.id);
+    if !state.exists() {
         return Ok(());
     }
     let output = Command::new(&oci.runtime)
@@ -231,12 +199,22 @@ pub fn delete(oci: &OciRecord) -> Result<()> {
         .envs(runtime_environment())
         .stdin(std::process::Stdio::null())
         .output()
-        .context(|| format!("running {} delete {}", oci.runtime.display(), oci.id))?;
-    if output.status.success() || !oci.runtime_root.join(&oci.id).exists() {
+        .context(|| {
+            format!(
+                "running {} to delete container {}",
+                oci.runtime.display(),
+                oci.id
+            )
+        })?;
+    if output.status.success() || !state.exists() {
         return Ok(());
     }
     Err(Error::RuntimeFailed {
-        container: oci.id.clone(),
+        what: format!(
+            "deleting container {} (runtime state {})",
+            oci.id,
+            state.display()
+        ),
         runtime: oci.runtime.clone(),
         code: output.status.code().unwrap_or(125),
         said: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
@@ -266,15 +244,6 @@ mod tests {
         assert!(
             id.starts_with("web+nginx+") && id.len() == "web+nginx+".len() + 8,
             "{id}"
-        );
-    }
-
-    #[test]
-    fn a_missing_runtime_names_what_was_looked_for() {
-        let error = locate(Some(Path::new("/nonexistent/runtime"))).unwrap_err();
-        assert!(
-            error.to_string().contains("/nonexistent/runtime"),
-            "{error}"
         );
     }
 }

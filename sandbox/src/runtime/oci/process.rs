@@ -25,7 +25,7 @@ use crate::image::ImageDefaults;
 #[derive(Clone, Debug, Default)]
 pub struct OciRequest {
     /// The image's reference, or the root file system's path: the name errors use.
-    pub source: String,
+    pub image_name: String,
     /// The image's config defaults; none for a root file system directory.
     pub image: Option<ImageDefaults>,
     /// The image's layer directories, top first (empty for a directory).
@@ -41,7 +41,7 @@ pub struct OciRequest {
 pub fn resolve(given: &CommandSpec, request: &OciRequest, root: &Path) -> Result<CommandSpec> {
     let defaults = request.image.clone().unwrap_or_default();
     let invalid = |reason: String| Error::ImageConfig {
-        image: request.source.clone(),
+        image: request.image_name.clone(),
         reason,
     };
     let entrypoint = match &request.entrypoint {
@@ -178,7 +178,7 @@ pub fn stop_signal(request: &OciRequest) -> Result<i32> {
     {
         Some(text) if !text.is_empty() => {
             crate::exit::parse_signal(text).map_err(|error| Error::ImageConfig {
-                image: request.source.clone(),
+                image: request.image_name.clone(),
                 reason: format!("its StopSignal: {error}"),
             })
         }
@@ -337,7 +337,7 @@ mod tests {
 
     fn image(entrypoint: &[&str], cmd: &[&str]) -> OciRequest {
         OciRequest {
-            source: "oci:/img:1".to_owned(),
+            image_name: "oci:/img:1".to_owned(),
             image: Some(ImageDefaults {
                 entrypoint: entrypoint.iter().map(|s| s.to_string()).collect(),
                 cmd: cmd.iter().map(|s| s.to_string()).collect(),
