@@ -123,7 +123,7 @@ fn build_image(pause: &Path) -> Built {
         .unwrap()
         .into();
     assert_exit!(built, 0);
-    let manifest_digest = index_manifest_digest(&layout);
+    let manifest_digest = sandbox_tests::images::manifest_digest(&layout);
     assert!(
         built.stdout.contains(&manifest_digest),
         "images did not print the manifest digest {manifest_digest}:\n{}",
@@ -138,31 +138,6 @@ fn build_image(pause: &Path) -> Built {
         tag,
         manifest_digest,
     }
-}
-
-/// The manifest digest that `<layout>/index.json` names.
-fn index_manifest_digest(layout: &Path) -> String {
-    let index: Value =
-        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
-    index["manifests"][0]["digest"].as_str().unwrap().to_owned()
-}
-
-/// Every file under `dir`, by path relative to it, with its bytes.
-fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in fs::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative = path.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 /// A 129-byte static x86-64 executable that exits 0: an ELF header, one `PT_LOAD` program header
@@ -239,9 +214,9 @@ fn build_is_byte_identical_across_directories_and_times() {
             .into();
         assert_exit!(built, 0);
         outputs.push((
-            files_under(&cwd.join("layout")),
+            sandbox_tests::images::files_under(&cwd.join("layout")),
             fs::read(cwd.join("image.tar")).unwrap(),
-            index_manifest_digest(&cwd.join("layout")),
+            sandbox_tests::images::manifest_digest(&cwd.join("layout")),
         ));
     }
     let (first, second) = (&outputs[0], &outputs[1]);
@@ -277,7 +252,7 @@ fn golden_manifest_digest_of_a_fixed_executable() {
         .unwrap()
         .into();
     assert_exit!(built, 0);
-    let digest = index_manifest_digest(&work.path().join("layout"));
+    let digest = sandbox_tests::images::manifest_digest(&work.path().join("layout"));
     assert_eq!(
         digest, GOLDEN_FIXTURE_MANIFEST,
         "the builder's output changed (manifest {digest}); if the change is deliberate, set \
@@ -318,7 +293,7 @@ fn source_date_epoch_stamps_every_timestamp() {
     for line in archive_listing.lines() {
         assert!(line.contains(stamp) && line.contains(" 0/0 "), "{line}");
     }
-    let blobs = files_under(&layout);
+    let blobs = sandbox_tests::images::files_under(&layout);
     let mut saw_layer = false;
     for (path, bytes) in &blobs {
         if bytes.starts_with(&[0x1f, 0x8b]) {

@@ -9,7 +9,6 @@
 //!
 //! Every test builds into its own scratch directory, which is removed with what umoci unpacked.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -48,31 +47,6 @@ fn chroot_sh(rootfs: &Path, script: &str) -> Run {
         .output()
         .unwrap()
         .into()
-}
-
-/// The manifest digest that `<layout>/index.json` names.
-fn manifest_digest(layout: &Path) -> String {
-    let index: Value =
-        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
-    index["manifests"][0]["digest"].as_str().unwrap().to_owned()
-}
-
-/// Every file under `dir`, by path relative to it, with its bytes.
-fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        for entry in fs::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let relative = path.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(relative, fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 /// Paths under `dir` whose name starts with `.wh.`: whiteouts a reader failed to apply.
@@ -134,7 +108,10 @@ fn skopeo_reads_the_config_as_defined() {
         }])
     );
     let inspected = skopeo_json(&["inspect", &reference]);
-    assert_eq!(inspected["Digest"], manifest_digest(&layout).as_str());
+    assert_eq!(
+        inspected["Digest"],
+        sandbox_tests::images::manifest_digest(&layout).as_str()
+    );
     assert_eq!(inspected["Layers"].as_array().unwrap().len(), 1);
 }
 
@@ -298,10 +275,13 @@ fn the_same_definition_gives_the_same_digest_whatever_its_entry_order() {
         build_image(definition, &layout, &format!("tag-{number}"));
         layouts.push(layout);
     }
-    let first = files_under(&layouts[0]);
+    let first = sandbox_tests::images::files_under(&layouts[0]);
     for layout in &layouts[1..] {
-        assert_eq!(manifest_digest(layout), manifest_digest(&layouts[0]));
-        let other = files_under(layout);
+        assert_eq!(
+            sandbox_tests::images::manifest_digest(layout),
+            sandbox_tests::images::manifest_digest(&layouts[0])
+        );
+        let other = sandbox_tests::images::files_under(layout);
         assert_eq!(
             first.keys().collect::<Vec<_>>(),
             other.keys().collect::<Vec<_>>()

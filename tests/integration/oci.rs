@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sandbox_tests::images::{build_image, busybox_definition};
+use sandbox_tests::images::{build_image, busybox_definition, crun_for_this_host};
 use sandbox_tests::{
     Pod, ScratchDir, StateRoot, assert_exit, is_mounted, json_of, mounts_under, wait_until,
 };
@@ -32,25 +32,8 @@ impl Runtime {
 
     /// crun, wrapped on hybrid cgroup hosts (see the module doc).
     fn crun() -> Runtime {
-        if !is_mounted("/sys/fs/cgroup/unified") {
-            return Runtime {
-                name: "crun",
-                path: PathBuf::from("/usr/bin/crun"),
-                _wrapper_dir: None,
-            };
-        }
         let dir = ScratchDir::new("crun-wrapper");
-        let path = dir.path().join("crun");
-        std::fs::write(
-            &path,
-            "#!/bin/sh\n\
-             # crun 1.8.1 refuses hybrid cgroup hosts: hide the v2 mount from it.\n\
-             exec unshare --mount --propagation private sh -c \
-             'umount /sys/fs/cgroup/unified && exec /usr/bin/crun \"$@\"' crun \"$@\"\n",
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = crun_for_this_host(dir.path());
         Runtime {
             name: "crun",
             path,
@@ -104,6 +87,42 @@ fn run_image(
     let mut options = vec!["--runtime", runtime.arg(), "--image", image];
     options.extend_from_slice(extra);
     pod.try_run(name, &options, command)
+}
+
+/// Starts container `app` of `image` running `sleep 300` under `runtime` in `pod`; panics
+/// unless it starts.
+fn run_sleeper(pod: &Pod, runtime: &Runtime, image: &TestImage) {
+    assert_exit!(
+        run_image(
+            pod,
+            runtime,
+            "app",
+            &image.reference,
+            &[],
+            &["sleep", "300"]
+        ),
+        0
+    );
+}
+
+/// A new pod (`create` with `pod_options`) with a container `app` of a new busybox image
+/// running `sleep 300` under `runtime`, its command running; its host PID.
+fn pod_with_sleeper(runtime: &Runtime, pod_options: &[&str]) -> (TestImage, Pod, i32) {
+    let image = TestImage::busybox();
+    let pod = Pod::create(pod_options);
+    assert_exit!(
+        run_image(
+            &pod,
+            runtime,
+            "app",
+            &image.reference,
+            &[],
+            &["sleep", "300"]
+        ),
+        0
+    );
+    let pid = wait_for_command(&pod, "app", "sleep");
+    (image, pod, pid)
 }
 
 /// `sandbox exec POD -c CONTAINER -- COMMAND...`.
@@ -346,15 +365,7 @@ fn exit_codes_reach_wait_and_a_pid_1_deaf_to_term_is_killed_at_the_deadline() {
         let stopped = pod.sandbox(&["stop", pod.name(), "deaf", "polite", "-t", "1", "--json"]);
         assert_exit!(stopped, 0);
         let report = json_of(&stopped);
-        let of = |name: &str| {
-            report["containers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|c| c["name"] == name)
-                .unwrap()
-                .clone()
-        };
+        let of = |name: &str| sandbox_tests::report_of(&report, name);
         let deaf = of("deaf");
         assert_eq!(deaf["exit_code"], 137, "{}: {report}", runtime.name);
         assert_eq!(deaf["ended"], "killed");
@@ -451,20 +462,7 @@ fn the_images_env_workdir_user_and_stop_signal_apply_unless_given() {
 fn exec_into_a_container_lands_in_its_mount_namespace() {
     sandbox_tests::require_root();
     let runtime = Runtime::runc();
-    let image = TestImage::busybox();
-    let pod = Pod::create(&[]);
-    assert_exit!(
-        run_image(
-            &pod,
-            &runtime,
-            "app",
-            &image.reference,
-            &[],
-            &["sleep", "300"]
-        ),
-        0
-    );
-    let pid = wait_for_command(&pod, "app", "sleep");
+    let (image, pod, pid) = pod_with_sleeper(&runtime, &[]);
     let seen = exec_in(&pod, "app", &["readlink", "/proc/self/ns/mnt"]);
     assert_exit!(seen, 0);
     assert_eq!(
@@ -710,17 +708,7 @@ fn rm_deletes_the_runtime_state_and_the_writable_layer() {
         let image = TestImage::busybox();
         let root = StateRoot::new();
         let pod = Pod::create_in(&root, &[]);
-        assert_exit!(
-            run_image(
-                &pod,
-                &runtime,
-                "app",
-                &image.reference,
-                &[],
-                &["sleep", "300"]
-            ),
-            0
-        );
+        run_sleeper(&pod, &runtime, &image);
         let dir = pod.dir().join("containers/app");
         assert!(is_mounted(dir.join("rootfs")));
         assert_eq!(
@@ -753,20 +741,7 @@ fn rm_deletes_the_runtime_state_and_the_writable_layer() {
 fn the_monitor_of_an_image_container_stays_small() {
     sandbox_tests::require_root();
     let runtime = Runtime::runc();
-    let image = TestImage::busybox();
-    let pod = Pod::create(&[]);
-    assert_exit!(
-        run_image(
-            &pod,
-            &runtime,
-            "app",
-            &image.reference,
-            &[],
-            &["sleep", "300"]
-        ),
-        0
-    );
-    let pid = pod.container("app")["pid"].as_i64().unwrap() as i32;
+    let (_image, _pod, pid) = pod_with_sleeper(&runtime, &[]);
     let monitor: i32 = sandbox_tests::proc_status_field(pid, "PPid")
         .unwrap()
         .parse()
@@ -826,17 +801,7 @@ fn a_run_killed_at_any_step_leaves_nothing_that_rm_cannot_find() {
             "{syscall}#{when} was not reached: {killed:?}"
         );
         // A new run of the name replaces whatever was half made.
-        assert_exit!(
-            run_image(
-                &pod,
-                &runtime,
-                "app",
-                &image.reference,
-                &[],
-                &["sleep", "300"]
-            ),
-            0
-        );
+        run_sleeper(&pod, &runtime, &image);
         assert_exit!(pod.sandbox(&["rm", "--force", pod.name()]), 0);
         assert!(
             mounts_under(pod.root()).is_empty(),
@@ -861,20 +826,7 @@ fn a_run_killed_at_any_step_leaves_nothing_that_rm_cannot_find() {
 fn rm_of_a_pod_unmounts_a_container_whose_record_is_corrupt() {
     sandbox_tests::require_root();
     let runtime = Runtime::runc();
-    let image = TestImage::busybox();
-    let pod = Pod::create(&[]);
-    assert_exit!(
-        run_image(
-            &pod,
-            &runtime,
-            "app",
-            &image.reference,
-            &[],
-            &["sleep", "300"]
-        ),
-        0
-    );
-    let pid = pod.container("app")["pid"].as_i64().unwrap() as i32;
+    let (_image, pod, pid) = pod_with_sleeper(&runtime, &[]);
     let id = pod.container("app")["oci"]["id"]
         .as_str()
         .unwrap()
@@ -908,17 +860,7 @@ fn rm_goes_on_when_the_runtime_is_gone() {
         _wrapper_dir: None,
     };
     let pod = Pod::create(&[]);
-    assert_exit!(
-        run_image(
-            &pod,
-            &runtime,
-            "app",
-            &image.reference,
-            &[],
-            &["sleep", "300"]
-        ),
-        0
-    );
+    run_sleeper(&pod, &runtime, &image);
     assert_eq!(runtime_state(pod.root(), &runtime).len(), 1);
     let id = pod.container("app")["oci"]["id"]
         .as_str()
@@ -1014,17 +956,7 @@ fn a_run_killed_while_the_runtime_works_and_an_rm_killed_halfway_leave_nothing()
     for when in 1..=3 {
         let root = StateRoot::new();
         let pod = Pod::create_in(&root, &[]);
-        assert_exit!(
-            run_image(
-                &pod,
-                &runtime,
-                "app",
-                &image.reference,
-                &[],
-                &["sleep", "300"]
-            ),
-            0
-        );
+        run_sleeper(&pod, &runtime, &image);
         let killed = crate::regressions::sandbox_killed_at(
             pod.root(),
             "umount2",

@@ -763,7 +763,9 @@ fn adopt_watches_the_process_a_launcher_leaves_behind() {
         ("(sh -c 'exit 9' & echo $! > \"$1\"); sleep 0.3", 9),
         ("(sh -c 'kill -TERM $$' & echo $! > \"$1\"); sleep 0.3", 143),
     ];
-    for (launcher, code) in cases {
+    // pause --adopt PIDFILE with `sh -c LAUNCHER launcher PIDFILE` as CMD, its exit file
+    // removed first; pause and the read end of its sync pipe.
+    let start = |launcher: &str| {
         let _ = std::fs::remove_file(&exit_file);
         let (read_end, write_end) = pipe();
         let mut cmd = pause_command(&[
@@ -781,8 +783,10 @@ fn adopt_watches_the_process_a_launcher_leaves_behind() {
             pid_file.to_str().unwrap(),
         ]);
         pass_fds(&mut cmd, &[(&write_end, 3)]);
-        let mut pause = Spawned::new(&mut cmd);
-        drop(write_end);
+        (Spawned::new(&mut cmd), read_end)
+    };
+    for (launcher, code) in cases {
+        let (mut pause, read_end) = start(launcher);
         let (pid, errno) = read_sync_line(read_end);
         assert_eq!(errno, 0);
         let written: i32 = std::fs::read_to_string(&pid_file)
@@ -799,23 +803,7 @@ fn adopt_watches_the_process_a_launcher_leaves_behind() {
     }
 
     // A launcher that fails: pause exits with its code, reporting nothing, recording nothing.
-    let _ = std::fs::remove_file(&exit_file);
-    let (read_end, write_end) = pipe();
-    let mut cmd = pause_command(&[
-        "--exit-file",
-        exit_file.to_str().unwrap(),
-        "--sync-fd",
-        "3",
-        "--adopt",
-        pid_file.to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-        "echo cannot start >&2; exit 3",
-    ]);
-    pass_fds(&mut cmd, &[(&write_end, 3)]);
-    let mut pause = Spawned::new(&mut cmd);
-    drop(write_end);
+    let (mut pause, read_end) = start("echo cannot start >&2; exit 3");
     let mut line = String::new();
     std::fs::File::from(read_end)
         .read_to_string(&mut line)

@@ -336,15 +336,7 @@ fn d06_stop_t0_reports_a_container_that_died_of_sigterm_as_stopped_by_it() {
     let stop = pod.sandbox(&["stop", pod.name(), "-t", "0", "--json"]);
     assert_exit!(stop, 0);
     let report = json_of(&stop);
-    let of = |name: &str| {
-        report["containers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap()
-            .clone()
-    };
+    let of = |name: &str| sandbox_tests::report_of(&report, name);
     assert_eq!(of("polite")["exit_code"], 143, "{report}");
     assert_eq!(of("polite")["ended"], "stop-signal", "{report}");
     assert_eq!(of("stubborn")["exit_code"], 137, "{report}");

@@ -130,3 +130,50 @@ fn assert_static_executable(path: &Path) {
         path.display()
     );
 }
+
+/// The manifest digest that `<layout>/index.json` names first.
+pub fn manifest_digest(layout: &Path) -> String {
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"].as_str().unwrap().to_owned()
+}
+
+/// Every file under `dir`, by path relative to it, with its bytes.
+pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap().display().to_string();
+                files.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// An OCI runtime as the tests and the benchmark run it: crun 1.8.1 refuses hosts with hybrid
+/// cgroups whose v2 mount owns a controller (this test machine is one), so there it runs
+/// through a wrapper, written into `dir`, that gives it a private mount namespace without
+/// `/sys/fs/cgroup/unified`, as the README tells users to do. Elsewhere: `/usr/bin/crun`.
+pub fn crun_for_this_host(dir: &Path) -> PathBuf {
+    if !crate::is_mounted("/sys/fs/cgroup/unified") {
+        return PathBuf::from("/usr/bin/crun");
+    }
+    let path = dir.join("crun");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\n\
+         # crun 1.8.1 refuses hybrid cgroup hosts: hide the v2 mount from it.\n\
+         exec unshare --mount --propagation private sh -c \
+         'umount /sys/fs/cgroup/unified && exec /usr/bin/crun \"$@\"' crun \"$@\"\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}

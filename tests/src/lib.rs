@@ -303,6 +303,17 @@ pub fn json_of(run: &Run) -> serde_json::Value {
     })
 }
 
+/// The report of container `name` in a `stop --json` report; panics if there is none.
+pub fn report_of(report: &serde_json::Value, name: &str) -> serde_json::Value {
+    report["containers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no containers array in {report}"))
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no report of {name} in {report}"))
+        .clone()
+}
+
 /// Mount points at `path` or below it, in this mount namespace.
 pub fn mounts_under(path: &Path) -> Vec<String> {
     let path = path.to_string_lossy().into_owned();

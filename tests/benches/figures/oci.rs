@@ -23,7 +23,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sandbox_tests::ScratchDir;
-use sandbox_tests::images::{build_image, busybox_definition};
+use sandbox_tests::images::{build_image, busybox_definition, crun_for_this_host};
 
 use crate::lab::Lab;
 use crate::podman::Podman;
@@ -66,24 +66,6 @@ impl Runtime {
     }
 }
 
-/// crun 1.8.1 refuses hybrid cgroup hosts: a wrapper that hides the v2 mount from it, as the
-/// README tells users to write.
-fn crun_wrapper(dir: &Path) -> PathBuf {
-    if !sandbox_tests::is_mounted("/sys/fs/cgroup/unified") {
-        return PathBuf::from("/usr/bin/crun");
-    }
-    let path = dir.join("crun");
-    std::fs::write(
-        &path,
-        "#!/bin/sh\nexec unshare --mount --propagation private sh -c \
-         'umount /sys/fs/cgroup/unified && exec /usr/bin/crun \"$@\"' crun \"$@\"\n",
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
 pub fn run(table: &mut Table) {
     let lab = Lab::open();
     let scratch = ScratchDir::new("bench-oci");
@@ -98,7 +80,7 @@ pub fn run(table: &mut Table) {
         },
         Runtime {
             name: "crun",
-            program: crun_wrapper(scratch.path()),
+            program: crun_for_this_host(scratch.path()),
             root: scratch.path().join("crun-state"),
         },
     ];

@@ -65,21 +65,22 @@ impl Podman {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    fn command<S: AsRef<str>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new("podman");
         cmd.env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
             .env(
                 "CONTAINERS_STORAGE_CONF",
                 self.dir.path().join("storage.conf"),
             )
-            .args(args);
+            .args(args.iter().map(AsRef::as_ref));
         cmd
     }
 
     /// Runs `podman ARGS...`; how long it took, or why it failed.
-    fn try_time(&self, args: &[&str]) -> Result<(Duration, String), String> {
+    fn try_time<S: AsRef<str>>(&self, args: &[S]) -> Result<(Duration, String), String> {
         check_interrupted();
         let mut cmd = self.command(args);
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
         cmd.stdin(std::process::Stdio::null());
         let start = Instant::now();
         let output = cmd
@@ -103,21 +104,28 @@ impl Podman {
         ))
     }
 
-    /// `pod create` + `pod start` + `pod stop` + `pod rm` of a new pod: the time of each step.
-    fn lifecycle(&self) -> Result<[Duration; 4], String> {
-        let name = unique_name("bench-podman");
+    /// `pod create` of pod `name` with only loopback (`--network none`, like a sandbox pod's),
+    /// under the benchmark's cgroup parent; how long it took.
+    fn create_pod(&self, name: &str) -> Result<Duration, String> {
+        let parent = format!("/{}", self.cgroup_parent);
         let create = [
             "pod",
             "create",
             "--name",
-            &name,
+            name,
             "--network",
             "none",
             "--cgroup-parent",
-            &format!("/{}", self.cgroup_parent),
+            &parent,
         ];
+        Ok(self.try_time(&create)?.0)
+    }
+
+    /// `pod create` + `pod start` + `pod stop` + `pod rm` of a new pod: the time of each step.
+    fn lifecycle(&self) -> Result<[Duration; 4], String> {
+        let name = unique_name("bench-podman");
         Ok([
-            self.try_time(&create)?.0,
+            self.create_pod(&name)?,
             self.try_time(&["pod", "start", &name])?.0,
             self.try_time(&["pod", "stop", &name])?.0,
             self.try_time(&["pod", "rm", &name])?.0,
@@ -142,20 +150,25 @@ impl Podman {
         let source = format!("oci:{}:bench", layout.display());
         let (_, id) = self.try_time(&["pull", "--quiet", &source])?;
         let podman_pod = unique_name("bench-podman");
-        let parent = format!("/{}", self.cgroup_parent);
-        let create = [
-            "pod",
-            "create",
-            "--name",
-            &podman_pod,
-            "--network",
-            "none",
-            "--cgroup-parent",
-            &parent,
-        ];
-        self.try_time(&create)?;
+        self.create_pod(&podman_pod)?;
         self.try_time(&["pod", "start", &podman_pod])?;
         progress(&format!("run --image vs podman run --pod, {rounds} rounds"));
+        // `podman run` of a container `name` running `sleep 1000` in the pod.
+        let sleeper = |name: &str| -> Vec<String> {
+            [
+                "run",
+                "--detach",
+                "--pod",
+                &podman_pod,
+                "--name",
+                name,
+                &id,
+                "sleep",
+                "1000",
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        };
         let mut round = 0;
         let mut failure = None;
         let mut measures: Vec<Box<dyn FnMut() -> Duration>> = ours
@@ -187,18 +200,7 @@ impl Podman {
         let mut theirs = || {
             round += 1;
             let name = format!("bench-{}-{round}", std::process::id());
-            let run = [
-                "run",
-                "--detach",
-                "--pod",
-                &podman_pod,
-                "--name",
-                &name,
-                &id,
-                "sleep",
-                "1000",
-            ];
-            match self.try_time(&run) {
+            match self.try_time(&sleeper(&name)) {
                 Ok((took, _)) => {
                     let _ = self.try_time(&["rm", "--force", "--time", "0", &name]);
                     took
@@ -220,18 +222,7 @@ impl Podman {
             return Err(why);
         }
         let name = unique_name("bench-podman-rss");
-        let run = [
-            "run",
-            "--detach",
-            "--pod",
-            &podman_pod,
-            "--name",
-            &name,
-            &id,
-            "sleep",
-            "1000",
-        ];
-        self.try_time(&run)?;
+        self.try_time(&sleeper(&name))?;
         let (_, conmon) = self.try_time(&["inspect", "--format", "{{.State.ConmonPid}}", &name])?;
         let conmon = rss_kb(
             conmon
@@ -251,18 +242,7 @@ impl Podman {
     /// kB; the pod is removed afterwards.
     fn infra_rss(&self) -> Result<(f64, f64), String> {
         let name = unique_name("bench-podman");
-        let parent = format!("/{}", self.cgroup_parent);
-        let create = [
-            "pod",
-            "create",
-            "--name",
-            &name,
-            "--network",
-            "none",
-            "--cgroup-parent",
-            &parent,
-        ];
-        self.try_time(&create)?;
+        self.create_pod(&name)?;
         self.try_time(&["pod", "start", &name])?;
         let (_, infra) =
             self.try_time(&["pod", "inspect", "--format", "{{.InfraContainerID}}", &name])?;
