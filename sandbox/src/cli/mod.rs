@@ -107,10 +107,12 @@ pub struct Process {
     /// Set an environment variable (KEY=VALUE, or KEY to pass on this shell's value).
     #[arg(short, long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
-    /// Working directory (absolute) [default: /].
+    /// Working directory (absolute) [default: the image's WorkingDir (for exec -c: the
+    /// container's), else /].
     #[arg(short = 'w', long)]
     pub workdir: Option<String>,
-    /// Run as UID[:GID] (numbers; GID defaults to UID); supplementary groups are dropped.
+    /// Run as UID[:GID] (numbers; GID defaults to UID); supplementary groups are dropped
+    /// [default: the image's User (for exec -c: the container's), else root].
     #[arg(short, long, value_name = "UID[:GID]")]
     pub user: Option<String>,
     /// Set no_new_privs: setuid binaries and file capabilities grant nothing.
