@@ -309,6 +309,37 @@ fn containers_share_dev_shm_and_loopback_but_not_their_files() {
         exec_in(&pod, "server", &["hostname"]).stdout,
         hostname_before.stdout
     );
+    // The pod's files: its hostname, localhost and the host's resolver configuration.
+    let etc = |file: &str| exec_in(&pod, "server", &["cat", file]).stdout;
+    assert_eq!(etc("/etc/hostname"), hostname_before.stdout);
+    let hosts = etc("/etc/hosts");
+    assert!(hosts.contains("127.0.0.1\tlocalhost"), "{hosts}");
+    assert!(
+        hosts.contains(&format!("\t{}", hostname_before.stdout.trim())),
+        "{hosts}"
+    );
+    assert_eq!(
+        etc("/etc/resolv.conf"),
+        std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+    );
+    // Both containers' runtime configs are the same but for their root file systems: what
+    // goes into config.json is decided by the container alone, in a fixed order.
+    let config = |name: &str| {
+        let path = pod.dir().join("containers").join(name).join("config.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        text.replace(&format!("containers/{name}/rootfs"), "containers/C/rootfs")
+    };
+    let (server, client) = (config("server"), config("client"));
+    let args = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text).unwrap()["process"]["args"].clone()
+    };
+    assert_ne!(args(&server), args(&client));
+    let without_args = |text: &str| {
+        let mut value: serde_json::Value = serde_json::from_str(text).unwrap();
+        value["process"]["args"] = serde_json::Value::Null;
+        value.to_string()
+    };
+    assert_eq!(without_args(&server), without_args(&client));
 }
 
 #[test]
@@ -330,7 +361,9 @@ fn exit_codes_reach_wait_and_a_pid_1_deaf_to_term_is_killed_at_the_deadline() {
         );
         assert_exit!(pod.sandbox(&["wait", pod.name(), "seven"]), 7);
 
-        // sleep as PID 1 has no SIGTERM handler: the kernel drops the signal.
+        // sleep as PID 1 has no SIGTERM handler: the kernel drops the signal. What it started
+        // dies with it.
+        let deaf_script = "sleep 1000 & exec sleep 300";
         assert_exit!(
             run_image(
                 &pod,
@@ -338,7 +371,7 @@ fn exit_codes_reach_wait_and_a_pid_1_deaf_to_term_is_killed_at_the_deadline() {
                 "deaf",
                 &image.reference,
                 &[],
-                &["sleep", "300"]
+                &["sh", "-c", deaf_script]
             ),
             0
         );
@@ -358,16 +391,18 @@ fn exit_codes_reach_wait_and_a_pid_1_deaf_to_term_is_killed_at_the_deadline() {
         // a Go program that catches SIGTERM itself): wait until each command runs.
         assert!(wait_until(Duration::from_secs(10), || logs(&pod, "polite")
             == "ready\n"));
-        let deaf_pid = pod.container("deaf")["pid"].as_i64().unwrap() as i32;
-        assert!(wait_until(Duration::from_secs(10), || {
-            sandbox_tests::comm_of(deaf_pid).as_deref() == Some("sleep")
-        }));
+        let deaf_pid = wait_for_command(&pod, "deaf", "sleep");
+        let left_behind: Vec<i32> = sandbox_tests::child_pids(deaf_pid);
+        assert_eq!(left_behind.len(), 1, "{}", runtime.name);
         let stopped = pod.sandbox(&["stop", pod.name(), "deaf", "polite", "-t", "1", "--json"]);
         assert_exit!(stopped, 0);
         let report = json_of(&stopped);
         let of = |name: &str| sandbox_tests::report_of(&report, name);
         let deaf = of("deaf");
         assert_eq!(deaf["exit_code"], 137, "{}: {report}", runtime.name);
+        assert!(wait_until(Duration::from_secs(10), || {
+            left_behind.iter().all(|&pid| !sandbox_tests::is_alive(pid))
+        }));
         assert_eq!(deaf["ended"], "killed");
         assert!(deaf["elapsed_ms"].as_f64().unwrap() >= 900.0, "{report}");
         assert!(
@@ -552,6 +587,37 @@ fn bad_references_and_images_fail_with_125_and_leave_nothing() {
     }
     let images = pod.sandbox(&["images", "--json"]);
     assert_eq!(json_of(&images), serde_json::json!([]));
+
+    // No runtime: the one named, or runc and crun in PATH.
+    let named = pod.try_run(
+        "none",
+        &[
+            "--runtime",
+            "/nonexistent/runc",
+            "--image",
+            &image.reference,
+        ],
+        &["true"],
+    );
+    assert_exit!(named, 125);
+    assert!(named.stderr.contains("/nonexistent/runc"), "{named:?}");
+    let mut bare = sandbox_tests::sandbox_command(pod.root());
+    bare.env("PATH", "/nonexistent")
+        .env_remove("SANDBOX_RUNTIME")
+        .args([
+            "run",
+            pod.name(),
+            "--name",
+            "none",
+            "--image",
+            &image.reference,
+            "--",
+            "true",
+        ]);
+    let unnamed: sandbox_tests::Run = bare.output().unwrap().into();
+    assert_exit!(unnamed, 125);
+    assert!(unnamed.stderr.contains("runc or crun"), "{unnamed:?}");
+    assert_eq!(pod.container_dirs(), Vec::<String>::new());
 
     // A command the image does not have, or cannot execute: 127 and 126, as for any container.
     for (command, code) in [("no-such-command", 127), ("/etc/passwd", 126)] {
