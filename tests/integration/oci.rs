@@ -1038,3 +1038,58 @@ fn a_run_killed_while_the_runtime_works_and_an_rm_killed_halfway_leave_nothing()
         );
     }
 }
+
+#[test]
+fn an_image_removed_between_the_pull_and_the_pods_lock_is_pulled_again() {
+    sandbox_tests::require_root();
+    let runtime = Runtime::runc();
+    let image = TestImage::busybox();
+    let pod = Pod::create(&[]);
+    // The run pulls (the store's lock, flock #1), then waits 5 s before taking the pod's lock
+    // (flock #2): an rmi fits in between.
+    let mut traced = crate::regressions::traced_sandbox(
+        pod.root(),
+        &[
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=flock",
+            "-e",
+            "inject=flock:delay_enter=5000000:when=2",
+        ],
+        &[
+            "run",
+            pod.name(),
+            "--name",
+            "app",
+            "--runtime",
+            runtime.arg(),
+            "--image",
+            &image.reference,
+            "--",
+            "sleep",
+            "300",
+        ],
+    );
+    let running = traced
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let listed = || json_of(&pod.sandbox(&["images", "--json"]));
+    assert!(wait_until(Duration::from_secs(30), || listed()
+        .as_array()
+        .is_some_and(|images| images.len() == 1)));
+    assert_exit!(pod.sandbox(&["rmi", &image.reference]), 0);
+    let finished = running.wait_with_output().unwrap();
+    assert!(
+        finished.status.success(),
+        "{}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    wait_for_command(&pod, "app", "sleep");
+    assert_eq!(
+        listed()[0]["containers"],
+        serde_json::json!([format!("{}/app", pod.name())])
+    );
+}

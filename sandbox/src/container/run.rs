@@ -1,9 +1,11 @@
 //! `run`: start a container in a running pod.
 //!
-//! lock → check the pod runs and open its pinned namespaces → for an OCI container, find the
-//! runtime and pull the image (under the image store's lock, held until the container's record
-//! names the image, so `rmi` cannot remove it in between) → record `creating` → the runtime
-//! starts the process (recording each process before it may run) → record `running`.
+//! [image: pull it under the image store's lock alone, so that an unpack never holds the pod's]
+//! → lock → check the pod runs and open its pinned namespaces → for an OCI container, find the
+//! runtime and check the image is still in the store (under the store's lock, held until the
+//! container's record names the image, so `rmi` cannot remove it in between) → record
+//! `creating` → the runtime starts the process (recording each process before it may run) →
+//! record `running`.
 //! A failure removes what was made (processes by verified pidfd, the runtime's state and mounts,
 //! then the directory), after the error has taken what the container said, so its reason is
 //! never lost with its logs.
@@ -11,7 +13,7 @@
 use super::{Container, ContainerStatus, OciOptions, RootfsOption, RunOptions};
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::image::{ImageReference, ImageStore};
+use crate::image::{Image, ImageLock, ImageReference, ImageStore};
 use crate::runtime::oci::{self, process::OciRequest};
 use crate::runtime::{self, Launch};
 use crate::state::container::{
@@ -29,6 +31,16 @@ impl Host {
             Some(_) => options.command.validate_settings()?,
         }
         let pod_paths = self.store.pod(pod)?;
+        // Pulled before the pod's lock is taken: a first run's unpack (seconds for a large
+        // image) must not keep the pod's other commands waiting. Under the lock, the image is
+        // only checked to still be there (an `rmi` may have come in between).
+        let pulled = match &options.oci {
+            Some(OciOptions {
+                rootfs: RootfsOption::Image(text),
+                ..
+            }) => Some(self.pull_image(text)?),
+            _ => None,
+        };
         let _lock = self.store.lock_pod(pod)?;
         state::sweep_temporary_records(&pod_paths);
         let pod_record = state::pod::load(&pod_paths)?;
@@ -60,8 +72,13 @@ impl Host {
         let (oci_record, request) = match &options.oci {
             None => (None, None),
             Some(oci_options) => {
-                let (record, request) =
-                    self.prepare_oci(&pod_record, options, oci_options, &mut image_lock)?;
+                let (record, request) = self.prepare_oci(
+                    &pod_record,
+                    options,
+                    oci_options,
+                    pulled.as_ref(),
+                    &mut image_lock,
+                )?;
                 (Some(record), Some(request))
             }
         };
@@ -119,15 +136,26 @@ impl Host {
         Ok(Container::load(&pod_paths, &options.name)?.status(&self.boot_id, false))
     }
 
-    /// Finds the OCI runtime and the root file system of an OCI container: an image is pulled
-    /// into the store (unpacked once per layer) and `image_lock` keeps it there until the
-    /// caller's record names it. Nothing of the container exists yet.
+    /// Pulls an image into the store (unpacked once per layer).
+    fn pull_image(&self, text: &str) -> Result<(ImageReference, Image)> {
+        let reference = ImageReference::parse(text)?;
+        let images = ImageStore::new(self.store.images_dir());
+        let lock = images.lock()?;
+        let image = images.pull(&lock, &reference)?;
+        Ok((reference, image))
+    }
+
+    /// Finds the OCI runtime and the root file system of an OCI container. For an image
+    /// (`pulled` before the pod's lock was taken), `image_lock` keeps it in the store until the
+    /// caller's record names it; it is pulled again if an `rmi` removed it meanwhile. Nothing
+    /// of the container exists yet.
     fn prepare_oci(
         &self,
         pod: &PodRecord,
         options: &RunOptions,
         oci_options: &OciOptions,
-        image_lock: &mut Option<crate::image::ImageLock>,
+        pulled: Option<&(ImageReference, Image)>,
+        image_lock: &mut Option<ImageLock>,
     ) -> Result<(OciRecord, OciRequest)> {
         let runtime = oci::locate(self.runtime.as_deref())?;
         let runtime_name = runtime
@@ -146,10 +174,18 @@ impl Host {
         };
         let rootfs = match &oci_options.rootfs {
             RootfsOption::Image(text) => {
-                let reference = ImageReference::parse(text)?;
+                let (reference, pulled) = match pulled {
+                    Some(pulled) => pulled.clone(),
+                    None => self.pull_image(text)?,
+                };
                 let images = ImageStore::new(self.store.images_dir());
                 let lock = images.lock()?;
-                let image = images.pull(&lock, &reference)?;
+                // Under the store's lock, an image whose record is there has all its layers
+                // (rmi removes the record first).
+                let image = match images.get(&pulled.digest)? {
+                    Some(image) => image,
+                    None => images.pull(&lock, &reference)?,
+                };
                 *image_lock = Some(lock);
                 request.image_name = reference.to_string();
                 request.layers = images.layer_dirs(&image);
