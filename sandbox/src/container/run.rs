@@ -38,7 +38,11 @@ impl Host {
             Some(OciOptions {
                 rootfs: RootfsOption::Image(text),
                 ..
-            }) => Some(self.pull_image(text)?),
+            }) => {
+                // Not for a pod that is missing or stopped (checked again under its lock).
+                state::pod::load(&pod_paths)?.require_running(&self.boot_id)?;
+                Some(self.pull_image(text)?)
+            }
             _ => None,
         };
         let _lock = self.store.lock_pod(pod)?;
