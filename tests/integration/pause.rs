@@ -756,17 +756,37 @@ fn adopt_watches_the_process_a_launcher_leaves_behind() {
     let pid_file = scratch.path().join("pid");
     let exit_file = scratch.path().join("exit.json");
     // Launchers that start a process, write its PID and exit, as `runc run --detach
-    // --pid-file` does: the process, orphaned, lands on pause (a child subreaper). In the
-    // second, the process ends while the launcher still runs: its status must not be lost.
+    // --pid-file` does. The process's own parent (`setsid -f`, which forks and exits without
+    // waiting, like a runtime's intermediate) leaves it to pause, the child subreaper: a shell
+    // would reap it itself. The launcher waits for the PID file, as a runtime has written it
+    // before it exits. In the second and third, the process ends while the launcher still
+    // runs: its status must not be lost.
+    let wait_for_file = "while [ ! -s \"$1\" ]; do sleep 0.01; done";
     let cases = [
-        ("(sh -c 'sleep 0.3; exit 7' & echo $! > \"$1\")", 7),
-        ("(sh -c 'exit 9' & echo $! > \"$1\"); sleep 0.3", 9),
-        ("(sh -c 'kill -TERM $$' & echo $! > \"$1\"); sleep 0.3", 143),
+        (
+            format!(
+                "setsid -f sh -c 'echo $$ > \"$1\"; sleep 0.3; exit 7' x \"$1\"; {wait_for_file}"
+            ),
+            7,
+        ),
+        (
+            format!(
+                "setsid -f sh -c 'echo $$ > \"$1\"; exit 9' x \"$1\"; {wait_for_file}; sleep 0.2"
+            ),
+            9,
+        ),
+        (
+            format!(
+                "setsid -f sh -c 'echo $$ > \"$1\"; kill -TERM $$' x \"$1\"; {wait_for_file}; sleep 0.2"
+            ),
+            143,
+        ),
     ];
     // pause --adopt PIDFILE with `sh -c LAUNCHER launcher PIDFILE` as CMD, its exit file
     // removed first; pause and the read end of its sync pipe.
     let start = |launcher: &str| {
         let _ = std::fs::remove_file(&exit_file);
+        let _ = std::fs::remove_file(&pid_file);
         let (read_end, write_end) = pipe();
         let mut cmd = pause_command(&[
             "--exit-file",
@@ -785,7 +805,8 @@ fn adopt_watches_the_process_a_launcher_leaves_behind() {
         pass_fds(&mut cmd, &[(&write_end, 3)]);
         (Spawned::new(&mut cmd), read_end)
     };
-    for (launcher, code) in cases {
+    for (launcher, code) in &cases {
+        let code = *code;
         let (mut pause, read_end) = start(launcher);
         let (pid, errno) = read_sync_line(read_end);
         assert_eq!(errno, 0);
