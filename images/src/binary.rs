@@ -114,7 +114,6 @@ pub(crate) fn load_static_executable(path: &Path) -> Result<(Vec<u8>, Executable
 
 #[cfg(test)]
 mod tests {
-    use std::error::Error as _;
 
     use super::*;
 
@@ -130,14 +129,7 @@ mod tests {
     #[test]
     fn what_cannot_run_in_an_empty_image_is_refused_with_the_reason() {
         let chain = |path: &str| {
-            let error = load_static_executable(Path::new(path)).unwrap_err();
-            let mut text = error.to_string();
-            let mut source = error.source();
-            while let Some(cause) = source {
-                text = format!("{text}: {cause}");
-                source = cause.source();
-            }
-            text
+            sandbox::error_chain(&load_static_executable(Path::new(path)).unwrap_err())
         };
         let dynamic = chain("/bin/sh");
         assert!(

@@ -513,14 +513,7 @@ mod tests {
 
     /// The error as `main` prints it: the whole chain, joined by ": ".
     fn refusal(definition: &Value) -> String {
-        let error = parse(definition).unwrap_err();
-        let mut text = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            text = format!("{text}: {cause}");
-            source = cause.source();
-        }
-        text
+        sandbox::error_chain(&parse(definition).unwrap_err())
     }
 
     #[test]

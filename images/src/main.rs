@@ -21,7 +21,6 @@ mod layout;
 mod name;
 mod timestamp;
 
-use std::error::Error as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -34,14 +33,7 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            let mut message = error.to_string();
-            let mut source = error.source();
-            while let Some(cause) = source {
-                message.push_str(": ");
-                message.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            eprintln!("images: error: {message}");
+            eprintln!("images: error: {}", sandbox::error_chain(&error));
             ExitCode::FAILURE
         }
     }
