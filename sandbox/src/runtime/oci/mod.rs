@@ -58,9 +58,10 @@ impl Runtime for OciRuntime {
         let pod_paths = launch.pod_paths;
         pod_files::ensure(pod_paths, &launch.pod.hostname)?;
         let root = rootfs::prepare(paths, &oci.rootfs, &request.layers)?;
-        record.command = process::resolve(&record.command, request, &root)?;
+        let root_dir = process::RootDir::open(&root)?;
+        record.command = process::resolve(&record.command, request, &root_dir)?;
         record.stop_signal = process::stop_signal(request)?;
-        if let Err((exit_code, reason)) = process::find_command(&root, &record.command) {
+        if let Err((exit_code, reason)) = process::find_command(&root_dir, &record.command) {
             return Err(Error::ExecFailed {
                 container: record.name.clone(),
                 command: record.command.argv.join(" "),

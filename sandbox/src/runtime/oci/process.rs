@@ -36,9 +36,37 @@ pub struct OciRequest {
     pub stop_signal: Option<i32>,
 }
 
+/// A container's root file system, open, for reading its files as the container will see them:
+/// every path resolves inside it (`RESOLVE_IN_ROOT`), so a symlink in the image cannot point at
+/// the host's files. Opened once per `run`.
+pub struct RootDir {
+    path: PathBuf,
+    dir: std::fs::File,
+}
+
+impl RootDir {
+    /// Opens the root file system at `path`.
+    pub fn open(path: &Path) -> Result<RootDir> {
+        let dir = std::fs::File::open(path)
+            .context(|| format!("opening root file system {}", path.display()))?;
+        Ok(RootDir {
+            path: path.to_owned(),
+            dir,
+        })
+    }
+
+    /// Opens `path` (relative) inside the root with `flags`.
+    fn open_inside(&self, path: &str, flags: OFlag) -> nix::Result<std::os::fd::OwnedFd> {
+        let how = OpenHow::new()
+            .flags(flags | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        nix::fcntl::openat2(self.dir.as_fd(), path, how)
+    }
+}
+
 /// The container's command as it will run: `given` (the caller's) combined with the image's
 /// defaults; `root` is the container's root file system, mounted.
-pub fn resolve(given: &CommandSpec, request: &OciRequest, root: &Path) -> Result<CommandSpec> {
+pub fn resolve(given: &CommandSpec, request: &OciRequest, root: &RootDir) -> Result<CommandSpec> {
     let defaults = request.image.clone().unwrap_or_default();
     let invalid = |reason: String| Error::ImageConfig {
         image: request.image_name.clone(),
@@ -120,7 +148,10 @@ pub fn resolve(given: &CommandSpec, request: &OciRequest, root: &Path) -> Result
 /// relative ones from the working directory, else each directory of its `PATH`), so that a
 /// command that is not there or not executable fails with 127 or 126 like any container's,
 /// before anything runs, rather than as a runtime error to interpret. `Err((code, reason))`.
-pub fn find_command(root: &Path, command: &CommandSpec) -> std::result::Result<(), (u8, String)> {
+pub fn find_command(
+    root: &RootDir,
+    command: &CommandSpec,
+) -> std::result::Result<(), (u8, String)> {
     let program = command.argv.first().map(String::as_str).unwrap_or_default();
     let candidates: Vec<String> = if program.contains('/') {
         vec![if program.starts_with('/') {
@@ -140,7 +171,7 @@ pub fn find_command(root: &Path, command: &CommandSpec) -> std::result::Result<(
     };
     let mut denied = false;
     for candidate in candidates {
-        match kind_in_root(root, candidate.trim_start_matches('/')) {
+        match mode_in_root(root, candidate.trim_start_matches('/')) {
             Some(mode) if mode & libc::S_IFMT == libc::S_IFREG && mode & 0o111 != 0 => {
                 return Ok(());
             }
@@ -157,12 +188,8 @@ pub fn find_command(root: &Path, command: &CommandSpec) -> std::result::Result<(
 
 /// The mode of `path` (relative) inside `root` as if it were `/`, symlinks resolved within it;
 /// `None` if there is nothing there.
-fn kind_in_root(root: &Path, path: &str) -> Option<u32> {
-    let dir = std::fs::File::open(root).ok()?;
-    let how = OpenHow::new()
-        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let fd = nix::fcntl::openat2(dir.as_fd(), path, how).ok()?;
+fn mode_in_root(root: &RootDir, path: &str) -> Option<u32> {
+    let fd = root.open_inside(path, OFlag::O_PATH).ok()?;
     nix::sys::stat::fstat(&fd).ok().map(|stat| stat.st_mode)
 }
 
@@ -187,7 +214,7 @@ pub fn stop_signal(request: &OciRequest) -> Result<i32> {
 }
 
 /// The user an image's `User` names, and its home directory if `/etc/passwd` has one.
-fn lookup_user(text: &str, root: &Path) -> std::result::Result<(User, Option<String>), String> {
+fn lookup_user(text: &str, root: &RootDir) -> std::result::Result<(User, Option<String>), String> {
     let read =
         |name: &str| read_in_root(root, name).map_err(|error| format!("reading {name}: {error}"));
     let (user_part, group_part) = match text.split_once(':') {
@@ -232,9 +259,9 @@ fn lookup_user(text: &str, root: &Path) -> std::result::Result<(User, Option<Str
 }
 
 /// The home directory of `uid` in the root file system's `/etc/passwd`, if it names one.
-fn home_of(root: &Path, uid: u32) -> Result<Option<String>> {
+fn home_of(root: &RootDir, uid: u32) -> Result<Option<String>> {
     let passwd = read_in_root(root, "etc/passwd")
-        .context(|| format!("reading etc/passwd in {}", root.display()))?;
+        .context(|| format!("reading etc/passwd in {}", root.path.display()))?;
     Ok(passwd.as_deref().and_then(|passwd| {
         passwd_entries(passwd)
             .find(|entry| entry.uid == uid)
@@ -279,13 +306,10 @@ fn group_id(text: &str, name: &str) -> Option<u32> {
 
 /// Reads `path` (relative) inside `root` as if `root` were `/`: symlinks resolve within it.
 /// `None` if there is no such file.
-fn read_in_root(root: &Path, path: &str) -> std::io::Result<Option<String>> {
-    let dir = std::fs::File::open(root)?;
+fn read_in_root(root: &RootDir, path: &str) -> std::io::Result<Option<String>> {
     // O_NONBLOCK: a FIFO planted at the path must not hang `run` (and the pod's lock).
-    let how = OpenHow::new()
-        .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    let fd = match nix::fcntl::openat2(dir.as_fd(), path, how) {
+    let flags = OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
+    let fd = match root.open_inside(path, flags) {
         Ok(fd) => fd,
         Err(nix::errno::Errno::ENOENT | nix::errno::Errno::ENOTDIR) => return Ok(None),
         Err(errno) => return Err(errno.into()),
@@ -332,6 +356,10 @@ mod tests {
         }
     }
 
+    fn open(dir: &tempdir::Dir) -> RootDir {
+        RootDir::open(dir.path()).unwrap()
+    }
+
     const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n";
     const GROUP: &str = "root:x:0:\napp:x:1001:\nstaff:x:50:app\n";
 
@@ -351,11 +379,12 @@ mod tests {
     }
 
     fn argv(given: &[&str], request: &OciRequest, root: &Path) -> Vec<String> {
+        let root = RootDir::open(root).unwrap();
         let given = CommandSpec {
             argv: given.iter().map(|s| s.to_string()).collect(),
             ..CommandSpec::default()
         };
-        resolve(&given, request, root).unwrap().argv
+        resolve(&given, request, &root).unwrap().argv
     }
 
     #[test]
@@ -379,7 +408,7 @@ mod tests {
         );
         let empty = image(&[], &[]);
         let given = CommandSpec::default();
-        let error = resolve(&given, &empty, root.path()).unwrap_err();
+        let error = resolve(&given, &empty, &open(&root)).unwrap_err();
         assert!(error.to_string().contains("oci:/img:1"), "{error}");
     }
 
@@ -391,7 +420,7 @@ mod tests {
             env: vec![("B".into(), "given".into()), ("C".into(), "given".into())],
             ..CommandSpec::default()
         };
-        let spec = resolve(&given, &request, root.path()).unwrap();
+        let spec = resolve(&given, &request, &open(&root)).unwrap();
         assert_eq!(
             spec.env,
             [
@@ -416,7 +445,7 @@ mod tests {
             user: Some(User { uid: 5, gid: 6 }),
             ..CommandSpec::default()
         };
-        let spec = resolve(&mine, &request, root.path()).unwrap();
+        let spec = resolve(&mine, &request, &open(&root)).unwrap();
         assert_eq!(spec.workdir.as_deref(), Some("/tmp"));
         assert_eq!(spec.user, Some(User { uid: 5, gid: 6 }));
         assert!(spec.env.contains(&("HOME".into(), "/".into())));
@@ -442,26 +471,26 @@ mod tests {
         };
         for found in ["tool", "alias", "/bin/tool", "../bin/tool"] {
             assert_eq!(
-                find_command(root.path(), &command(found)),
+                find_command(&open(&root), &command(found)),
                 Ok(()),
                 "{found}"
             );
         }
         assert_eq!(
-            find_command(root.path(), &command("nope")).unwrap_err().0,
+            find_command(&open(&root), &command("nope")).unwrap_err().0,
             127
         );
         assert_eq!(
-            find_command(root.path(), &command("data")).unwrap_err().0,
+            find_command(&open(&root), &command("data")).unwrap_err().0,
             126
         );
         assert_eq!(
-            find_command(root.path(), &command("/bin")).unwrap_err().0,
+            find_command(&open(&root), &command("/bin")).unwrap_err().0,
             126
         );
         // The host's /bin/sh is not the image's.
         assert_eq!(
-            find_command(root.path(), &command("sh")).unwrap_err().0,
+            find_command(&open(&root), &command("sh")).unwrap_err().0,
             127
         );
     }
@@ -469,7 +498,7 @@ mod tests {
     #[test]
     fn image_users_are_looked_up_in_the_image() {
         let root = root_with(PASSWD, GROUP);
-        let user = |text: &str| lookup_user(text, root.path()).map(|(user, _)| user);
+        let user = |text: &str| lookup_user(text, &open(&root)).map(|(user, _)| user);
         assert_eq!(
             user("app"),
             Ok(User {
@@ -500,7 +529,7 @@ mod tests {
         std::fs::write(&outside, "evil:x:0:0::/:/bin/sh\n").unwrap();
         std::fs::remove_file(root.path().join("etc/passwd")).unwrap();
         std::os::unix::fs::symlink(&outside, root.path().join("etc/passwd")).unwrap();
-        assert!(lookup_user("evil", root.path()).is_err());
+        assert!(lookup_user("evil", &open(&root)).is_err());
         std::fs::remove_dir_all(&outside_dir).unwrap();
         // A FIFO there is refused at once rather than waited on.
         std::fs::remove_file(root.path().join("etc/passwd")).unwrap();
@@ -509,7 +538,7 @@ mod tests {
             nix::sys::stat::Mode::from_bits_truncate(0o644),
         )
         .unwrap();
-        let refused = lookup_user("app", root.path()).unwrap_err();
+        let refused = lookup_user("app", &open(&root)).unwrap_err();
         assert!(refused.contains("not a regular file"), "{refused}");
     }
 }
