@@ -105,6 +105,24 @@ fn run_sleeper(pod: &Pod, runtime: &Runtime, image: &TestImage) {
     );
 }
 
+/// The arguments of `sandbox run` for container `app` of `image` running `sleep 300` under
+/// `runtime` in `pod`.
+fn sleeper_args<'a>(pod: &'a Pod, runtime: &'a Runtime, image: &'a TestImage) -> Vec<&'a str> {
+    vec![
+        "run",
+        pod.name(),
+        "--name",
+        "app",
+        "--runtime",
+        runtime.arg(),
+        "--image",
+        &image.reference,
+        "--",
+        "sleep",
+        "300",
+    ]
+}
+
 /// A new pod (`create` with `pod_options`) with a container `app` of a new busybox image
 /// running `sleep 300` under `runtime`, its command running; its host PID.
 fn pod_with_sleeper(runtime: &Runtime, pod_options: &[&str]) -> (TestImage, Pod, i32) {
@@ -847,19 +865,7 @@ fn a_run_killed_at_any_step_leaves_nothing_that_rm_cannot_find() {
             pod.root(),
             syscall,
             when,
-            &[
-                "run",
-                pod.name(),
-                "--name",
-                "app",
-                "--runtime",
-                runtime.arg(),
-                "--image",
-                &image.reference,
-                "--",
-                "sleep",
-                "300",
-            ],
+            &sleeper_args(&pod, &runtime, &image),
         );
         assert_ne!(
             killed.code,
@@ -1057,19 +1063,7 @@ fn an_image_removed_between_the_pull_and_the_pods_lock_is_pulled_again() {
             "-e",
             "inject=flock:delay_enter=5000000:when=2",
         ],
-        &[
-            "run",
-            pod.name(),
-            "--name",
-            "app",
-            "--runtime",
-            runtime.arg(),
-            "--image",
-            &image.reference,
-            "--",
-            "sleep",
-            "300",
-        ],
+        &sleeper_args(&pod, &runtime, &image),
     );
     let running = traced
         .stdout(std::process::Stdio::null())

@@ -100,6 +100,25 @@ impl Lab {
         time(&mut self.command(args))
     }
 
+    /// `sandbox run POD --name NAME [--runtime RUNTIME] --image IMAGE -- sleep 1000`, timed
+    /// until it returns; then the container is removed, untimed.
+    pub fn time_image_run(
+        &self,
+        pod: &str,
+        name: &str,
+        runtime: Option<&str>,
+        image: &str,
+    ) -> Duration {
+        let mut args = vec!["run", pod, "--name", name];
+        if let Some(runtime) = runtime {
+            args.extend(["--runtime", runtime]);
+        }
+        args.extend(["--image", image, "--", "sleep", "1000"]);
+        let took = crate::time_detached(&mut self.command(&args));
+        self.sandbox(&["rm", "--force", pod, name]);
+        took
+    }
+
     /// `sandbox create` of a new pod; returns its name.
     pub fn create(&self) -> String {
         let name = self.name("bench");

@@ -37,7 +37,7 @@ use std::time::Instant;
 
 pub use measure::{
     check_interrupted, interleave, median, millis, millis_each, progress, release_binary, rss_kb,
-    time, time_output,
+    time, time_detached, time_output,
 };
 pub use table::{Row, Table, Target};
 

@@ -81,6 +81,24 @@ pub fn time(cmd: &mut Command) -> Duration {
     time_output(cmd).0
 }
 
+/// [`time`] for a command that starts something detached: a detached OCI runtime hands its
+/// stdio to the container, which would hold a captured pipe open, so stdin, stdout and stderr
+/// are `/dev/null` (for both sides of a comparison: the same spawn and wait).
+pub fn time_detached(cmd: &mut Command) -> Duration {
+    check_interrupted();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let took = start.elapsed();
+    check_interrupted();
+    assert!(status.success(), "{cmd:?} failed ({status})");
+    took
+}
+
 /// [`time`], also returning what the command printed on stdout.
 pub fn time_output(cmd: &mut Command) -> (Duration, String) {
     cmd.stdin(Stdio::null());

@@ -19,33 +19,17 @@
 //! hands its stdio to the container, which would hold a captured pipe open).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use sandbox_tests::ScratchDir;
 use sandbox_tests::images::{build_image, busybox_definition, crun_for_this_host};
 
 use crate::lab::Lab;
 use crate::podman::Podman;
-use crate::{Row, Table, Target, check_interrupted, interleave, median, millis, progress, rss_kb};
+use crate::{Row, Table, Target, interleave, median, millis, progress, rss_kb, time_detached};
 
 const ROUNDS: usize = 21;
-
-/// Runs a detached command (no captured output) that must succeed; how long it took.
-fn time_detached(cmd: &mut Command) -> Duration {
-    check_interrupted();
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let start = Instant::now();
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    let took = start.elapsed();
-    check_interrupted();
-    assert!(status.success(), "{cmd:?} failed ({status})");
-    took
-}
 
 fn median_ms(samples: &[Duration]) -> f64 {
     millis(median(samples.to_vec()))
@@ -139,21 +123,7 @@ fn against_runtime(
             &mut || {
                 round += 1;
                 let name = format!("{}{round}", runtime.name);
-                let took = time_detached(&mut lab.command(&[
-                    "run",
-                    pod,
-                    "--name",
-                    &name,
-                    "--runtime",
-                    program,
-                    "--image",
-                    image,
-                    "--",
-                    "sleep",
-                    "1000",
-                ]));
-                lab.sandbox(&["rm", "--force", pod, &name]);
-                took
+                lab.time_image_run(pod, &name, Some(program), image)
             },
             &mut || {
                 peer_round += 1;
@@ -205,20 +175,12 @@ fn first_run(table: &mut Table, lab: &Lab, pod: &str, image: &str, layout: &Path
                 round += 1;
                 let name = format!("first{round}");
                 lab.sandbox(&["rmi", image]);
-                let took = time_detached(&mut lab.command(&[
-                    "run", pod, "--name", &name, "--image", image, "--", "sleep", "1000",
-                ]));
-                lab.sandbox(&["rm", "--force", pod, &name]);
-                took
+                lab.time_image_run(pod, &name, None, image)
             },
             &mut || {
                 cached_round += 1;
                 let name = format!("cached{cached_round}");
-                let took = time_detached(&mut lab.command(&[
-                    "run", pod, "--name", &name, "--image", image, "--", "sleep", "1000",
-                ]));
-                lab.sandbox(&["rm", "--force", pod, &name]);
-                took
+                lab.time_image_run(pod, &name, None, image)
             },
             &mut || {
                 peer_round += 1;

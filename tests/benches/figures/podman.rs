@@ -179,21 +179,7 @@ impl Podman {
                 Box::new(move || {
                     round += 1;
                     let name = format!("vs-podman-{which}-{round}");
-                    let took = crate::time(&mut lab.command(&[
-                        "run",
-                        pod,
-                        "--name",
-                        &name,
-                        "--runtime",
-                        runtime,
-                        "--image",
-                        image,
-                        "--",
-                        "sleep",
-                        "1000",
-                    ]));
-                    lab.sandbox(&["rm", "--force", pod, &name]);
-                    took
+                    lab.time_image_run(pod, &name, Some(runtime), image)
                 }) as Box<dyn FnMut() -> Duration>
             })
             .collect();
