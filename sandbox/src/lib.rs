@@ -2,20 +2,22 @@
 //!
 //! A pod is a set of namespaces (IPC, UTS, NET, and optionally PID) held open by a `pause`
 //! process and pinned with bind mounts, so that other tools can join them. App containers are
-//! processes joined to those namespaces, each started and watched by a runtime (today `pause`
-//! as its monitor) that records its exit. Stopping a pod follows the kubelet: stop signal, one
-//! grace period, SIGKILL, exit codes 128+n.
+//! processes joined to those namespaces, or OCI containers (an image or a directory as their
+//! root, their own mount and PID namespaces) that runc or crun joins to them; each is started
+//! and watched by a runtime that records its exit through a `pause` monitor. Stopping a pod
+//! follows the kubelet: stop signal, one grace period, SIGKILL, exit codes 128+n.
 //!
 //! The layers, each importing only the ones below it:
 //!
 //! | layer | modules |
 //! |---|---|
-//! | verbs, one file each | [`pod`] (create, inspect, exec, stop, rm), [`container`] (run, wait, logs, stop, rm) |
-//! | how a container runs | [`runtime`] (the `Runtime` seam; [`runtime::monitor`] is the first) |
+//! | verbs, one file each | [`pod`] (create, inspect, exec, stop, rm), [`container`] (run, wait, logs, stop, rm), [`images`] (images, rmi) |
+//! | how a container runs | [`runtime`] (the `Runtime` seam; [`runtime::monitor`] for processes, [`runtime::oci`] for OCI containers) |
+//! | images | [`image`] (references, verified layouts, unpacked layers, the store) |
 //! | ending processes | [`kill`] (SIGKILL through verified pidfds, wait, name the survivors) |
 //! | records on disk | [`state`] (root, layout, locks, atomic JSON, phases) |
 //! | pure decisions | [`policy`] (the stop plan and its report types, with the clock passed in) |
-//! | kernel primitives | [`sys`] (spawn, process identity and pidfds, namespaces) |
+//! | kernel primitives | [`sys`] (spawn, process identity and pidfds, namespaces, mounts) |
 //! | values | [`command`], [`exit`], [`error`], [`binary`] (what an executable is) |
 //!
 //! Every capability is a method of [`Host`]; the `sandbox` binary is a thin CLI over them.
