@@ -31,15 +31,14 @@ pub fn ensure(pod: &PodPaths, hostname: &str) -> Result<()> {
         mount::mount_tmpfs(&shm, &format!("shm-{}", pod.name()), SHM_OPTIONS)?;
     }
     state::create_private_dir(&pod.etc_dir())?;
-    let resolv_conf = match std::fs::read("/etc/resolv.conf") {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).context(|| "reading the host's /etc/resolv.conf"),
-    };
     let [(_, hostname_file), (_, hosts_file), (_, resolv_file)] = etc_files(pod);
-    write_once(&hostname_file, format!("{hostname}\n").as_bytes())?;
-    write_once(&hosts_file, hosts(hostname).as_bytes())?;
-    write_once(&resolv_file, &resolv_conf)
+    write_once(&hostname_file, || Ok(format!("{hostname}\n").into_bytes()))?;
+    write_once(&hosts_file, || Ok(hosts(hostname).into_bytes()))?;
+    write_once(&resolv_file, || match std::fs::read("/etc/resolv.conf") {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).context(|| "reading the host's /etc/resolv.conf"),
+    })
 }
 
 /// Unmounts the pod's `/dev/shm`; the files go with the pod's directory.
@@ -58,12 +57,14 @@ fn hosts(hostname: &str) -> String {
     )
 }
 
-/// Writes `path` unless it exists: atomically, readable by the container's user (0644).
-fn write_once(path: &Path, contents: &[u8]) -> Result<()> {
+/// Writes `path` unless it exists (the pod's second container reads nothing): atomically,
+/// readable by the container's user (0644).
+fn write_once(path: &Path, contents: impl FnOnce() -> Result<Vec<u8>>) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if path.exists() {
         return Ok(());
     }
+    let contents = contents()?;
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, contents)
         .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644)))
