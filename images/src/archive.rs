@@ -11,11 +11,11 @@ use std::path::Path;
 use tar::{EntryType, Header};
 
 use crate::error::{Error, Result};
-use crate::image::Image;
+use crate::index::LayoutContents;
 use crate::layout::write_atomically;
 
 /// Writes `image` as an `oci-archive` tarball at `path`, with every mtime `epoch`.
-pub(crate) fn write(path: &Path, image: &Image, epoch: u64) -> Result<()> {
+pub(crate) fn write(path: &Path, image: &LayoutContents, epoch: u64) -> Result<()> {
     let bytes = tar_layout(image, epoch).map_err(|(entry, source)| Error::ArchiveEntry {
         entry,
         path: path.to_owned(),
@@ -28,11 +28,14 @@ pub(crate) fn write(path: &Path, image: &Image, epoch: u64) -> Result<()> {
 }
 
 /// The archive's bytes; an error names the entry being added.
-fn tar_layout(image: &Image, epoch: u64) -> std::result::Result<Vec<u8>, (String, std::io::Error)> {
+fn tar_layout(
+    image: &LayoutContents,
+    epoch: u64,
+) -> std::result::Result<Vec<u8>, (String, std::io::Error)> {
     let mut entries: Vec<(String, Option<&[u8]>)> = vec![
         ("blobs".to_owned(), None),
         ("blobs/sha256".to_owned(), None),
-        ("index.json".to_owned(), Some(&image.index)),
+        ("index.json".to_owned(), Some(&image.index_json)),
         ("oci-layout".to_owned(), Some(&image.oci_layout)),
     ];
     for blob in &image.blobs {
@@ -72,16 +75,16 @@ fn tar_layout(image: &Image, epoch: u64) -> std::result::Result<Vec<u8>, (String
 mod tests {
     use super::*;
     use crate::definition::{self, Platform};
-    use crate::{image, name::ImageName};
+    use crate::{image, index, name::ImageName};
 
-    fn image() -> Image {
+    fn image() -> LayoutContents {
         let name = ImageName::new("localhost/pause", "t").unwrap();
-        image::build(
+        let built = image::build(
             &definition::pause(b"x".to_vec(), Platform::linux_amd64()),
             0,
-            &name,
         )
-        .unwrap()
+        .unwrap();
+        index::multi_platform(vec![built], &name).unwrap()
     }
 
     #[test]

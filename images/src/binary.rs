@@ -1,23 +1,159 @@
-//! Where the `pause` binary to package comes from, and the check that it can run in an image:
-//! it must be static, since the image has no dynamic loader, and its platform becomes the
-//! image's. Reading the ELF headers is `sandbox::binary`'s job; the decisions are made here.
+//! Where the `pause` binaries to package come from, one per platform of the image, and the
+//! check that each can run there: it must be static, since the image has no dynamic loader, and
+//! built for that platform's architecture. Reading the ELF headers is `sandbox::binary`'s job;
+//! the decisions are made here.
 //!
-//! Lookup order: `--pause PATH`; else the release build next to this executable
-//! (`target/<triple>/release/pause`, the sibling of `.../release/images` or of `.../debug/images`).
-//! When `images` runs under `cargo run` from this workspace (cargo sets `CARGO`), it first runs
-//! `cargo build --release -p pause` there, which is a no-op when the binary is fresh and makes
-//! `cargo run --release -p images -- --out DIR` work from a clean clone. Elsewhere it never
-//! starts cargo, and a missing binary is an error that names the command to run.
+//! A platform's binary is the `--pause [PLATFORM=]PATH` given for it; else the release build of
+//! the platform's Rust target ([`buildable`]) next to this executable,
+//! `target/<triple>/release/pause` (the target directory holds `<triple>/release/images` or
+//! `<triple>/debug/images`). When `images` runs under `cargo run` from this workspace (cargo sets
+//! `CARGO`), it first runs `cargo build --release -p pause --target ...` there for the targets it
+//! needs, which is a no-op when they are fresh and makes `cargo run --release -p images -- --out
+//! DIR` work from a clean clone. Elsewhere it never starts cargo, and a missing binary is an
+//! error that names the command to run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use oci_spec::image::{Arch, Os};
 use sandbox::binary::Executable;
 
+use crate::definition::Platform;
 use crate::error::{Error, Result};
 
-/// The command that builds the release `pause`.
-const BUILD_PAUSE: &str = "cargo build --release -p pause";
+/// The platforms `images` builds `pause` for, with the Rust target of each: the default
+/// `--platform` list. Both targets' standard libraries come from rustup and their linkers from
+/// Debian (`.ci/setup`). Which other platforms were weighed, and why they are not here, is in
+/// images/README.md ("Platforms").
+pub(crate) fn buildable() -> [(Platform, &'static str); 2] {
+    let linux = |architecture| Platform {
+        os: Os::Linux,
+        architecture,
+        variant: None,
+    };
+    [
+        (linux(Arch::Amd64), "x86_64-unknown-linux-musl"),
+        (linux(Arch::ARM64), "aarch64-unknown-linux-musl"),
+    ]
+}
+
+/// A `pause` binary chosen by `--pause [PLATFORM=]PATH`: for the platform named, or, without a
+/// name, for the platform its ELF header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PauseArg {
+    /// The platform it must be for, if named.
+    pub platform: Option<Platform>,
+    /// Where it is.
+    pub path: PathBuf,
+}
+
+impl PauseArg {
+    /// Parses `PATH` or `PLATFORM=PATH`. A text whose part before the first `=` is not a
+    /// platform is a path as a whole.
+    pub(crate) fn parse(text: &str) -> std::result::Result<PauseArg, String> {
+        if let Some((prefix, path)) = text.split_once('=') {
+            if let Ok(platform) = Platform::parse(prefix) {
+                if path.is_empty() {
+                    return Err(format!("no path after {prefix}="));
+                }
+                return Ok(PauseArg {
+                    platform: Some(platform),
+                    path: PathBuf::from(path),
+                });
+            }
+        }
+        Ok(PauseArg {
+            platform: None,
+            path: PathBuf::from(text),
+        })
+    }
+}
+
+/// One platform's `pause`: checked to be a static executable of that platform.
+#[derive(Debug, Clone)]
+pub(crate) struct PauseBinary {
+    /// The platform it is for, read from its ELF header (the variant too, for 32-bit ARM).
+    pub platform: Platform,
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its bytes, as they go into the image.
+    pub bytes: Vec<u8>,
+}
+
+/// The `pause` of every platform the image is for, sorted by platform: `wanted` (`--platform`)
+/// if given, else the platforms of the `explicit` binaries if any, else [`buildable`]'s.
+pub(crate) fn pause_binaries(
+    wanted: Option<&[Platform]>,
+    explicit: &[PauseArg],
+) -> Result<Vec<PauseBinary>> {
+    let mut binaries: Vec<PauseBinary> = Vec::new();
+    for arg in explicit {
+        let binary = load_pause(&arg.path, arg.platform.as_ref())?;
+        if let Some(other) = binaries.iter().find(|b| b.platform == binary.platform) {
+            return Err(Error::TwoPauses {
+                platform: binary.platform.to_string(),
+                first: other.path.clone(),
+                second: binary.path,
+            });
+        }
+        if let Some(wanted) = wanted.filter(|wanted| !wanted.contains(&binary.platform)) {
+            return Err(Error::PauseNotWanted {
+                path: binary.path,
+                platform: binary.platform.to_string(),
+                wanted: list(wanted),
+            });
+        }
+        binaries.push(binary);
+    }
+
+    let wanted: Vec<Platform> = match wanted {
+        Some(wanted) => wanted.to_vec(),
+        None if !binaries.is_empty() => Vec::new(),
+        None => buildable()
+            .into_iter()
+            .map(|(platform, _)| platform)
+            .collect(),
+    };
+    let mut missing: Vec<(Platform, &str)> = Vec::new();
+    for platform in wanted {
+        let known = |p: &Platform| *p == platform;
+        if binaries.iter().any(|b| known(&b.platform)) || missing.iter().any(|(p, _)| known(p)) {
+            continue;
+        }
+        let buildable = buildable();
+        match buildable
+            .iter()
+            .find(|(buildable, _)| *buildable == platform)
+        {
+            Some((_, target)) => missing.push((platform, *target)),
+            None => {
+                let buildable: Vec<Platform> = buildable.into_iter().map(|(p, _)| p).collect();
+                return Err(Error::NoPauseFor {
+                    platform: platform.to_string(),
+                    buildable: list(&buildable),
+                });
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let targets: Vec<&str> = missing.iter().map(|(_, target)| *target).collect();
+        let paths = locate_release_pauses(&targets)?;
+        for ((platform, _), path) in missing.iter().zip(paths) {
+            binaries.push(load_pause(&path, Some(platform))?);
+        }
+    }
+    binaries.sort_by_key(|binary| binary.platform.to_string());
+    Ok(binaries)
+}
+
+/// The platforms, comma-separated.
+fn list(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(Platform::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The workspace this executable was built from, if it is still there.
 fn workspace_root() -> Option<PathBuf> {
@@ -28,54 +164,65 @@ fn workspace_root() -> Option<PathBuf> {
         .then(|| root.to_path_buf())
 }
 
-/// Path of the release `pause` for the target directory this executable lives in.
-fn release_pause_path() -> Result<PathBuf> {
+/// The cargo target directory this executable lives in: `<dir>/<triple>/<profile>/images`.
+fn target_dir() -> Result<PathBuf> {
     let exe = std::env::current_exe().map_err(|source| Error::CurrentExe { source })?;
-    let profile_dir = exe.parent().unwrap_or(Path::new("."));
-    let release_dir = if profile_dir
-        .file_name()
-        .is_some_and(|name| name == "release")
-    {
-        profile_dir.to_path_buf()
-    } else {
-        // target/<triple>/debug/images → target/<triple>/release
-        profile_dir
-            .parent()
-            .map_or_else(|| profile_dir.join("release"), |p| p.join("release"))
-    };
-    Ok(release_dir.join("pause"))
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."));
+    Ok(dir.to_path_buf())
 }
 
-/// Finds the `pause` binary to package: `explicit` if given, else the release build (built
-/// first when running under `cargo run` in the workspace).
-pub(crate) fn locate_pause(explicit: Option<&Path>) -> Result<PathBuf> {
-    if let Some(path) = explicit {
-        return Ok(path.to_path_buf());
+/// The command that builds the release `pause` for `targets`.
+fn build_command(targets: &[&str]) -> String {
+    let mut command = "cargo build --release -p pause".to_owned();
+    for target in targets {
+        command.push_str(" --target ");
+        command.push_str(target);
     }
-    let path = release_pause_path()?;
+    command
+}
+
+/// The release `pause` of each of `targets` (built first when running under `cargo run` in the
+/// workspace), in that order.
+fn locate_release_pauses(targets: &[&str]) -> Result<Vec<PathBuf>> {
+    let dir = target_dir()?;
     if let (Some(cargo), Some(root)) = (std::env::var_os("CARGO"), workspace_root()) {
-        build_pause(Path::new(&cargo), &root)?;
+        build_pauses(Path::new(&cargo), &root, targets)?;
     }
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(Error::PauseMissing {
-            path,
-            command: BUILD_PAUSE.to_owned(),
+    targets
+        .iter()
+        .map(|target| {
+            let path = dir.join(target).join("release").join("pause");
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(Error::PauseMissing {
+                    path,
+                    command: build_command(&[target]),
+                })
+            }
         })
-    }
+        .collect()
 }
 
-/// Runs `cargo build --release -p pause` in the workspace `root`, so that the workspace's
-/// `.cargo/config.toml` (the musl target) applies.
-fn build_pause(cargo: &Path, root: &Path) -> Result<()> {
-    eprintln!("images: running `{BUILD_PAUSE}` in {}", root.display());
-    let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "pause"])
+/// Runs `cargo build --release -p pause --target ...` in the workspace `root`, so that the
+/// workspace's `.cargo/config.toml` (the linkers) applies.
+fn build_pauses(cargo: &Path, root: &Path, targets: &[&str]) -> Result<()> {
+    let command = build_command(targets);
+    eprintln!("images: running `{command}` in {}", root.display());
+    let mut cargo = Command::new(cargo);
+    cargo.args(["build", "--release", "-p", "pause"]);
+    for target in targets {
+        cargo.args(["--target", target]);
+    }
+    let status = cargo
         .current_dir(root)
         .status()
         .map_err(|source| Error::SpawnCargo {
-            command: BUILD_PAUSE.to_owned(),
+            command: command.clone(),
             dir: root.to_path_buf(),
             source,
         })?;
@@ -83,11 +230,30 @@ fn build_pause(cargo: &Path, root: &Path) -> Result<()> {
         Ok(())
     } else {
         Err(Error::CargoFailed {
-            command: BUILD_PAUSE.to_owned(),
+            command,
             dir: root.to_path_buf(),
             status,
         })
     }
+}
+
+/// Loads the `pause` at `path`: a static executable (see [`load_static_executable`]) whose
+/// architecture is `platform`'s, when one is named.
+fn load_pause(path: &Path, platform: Option<&Platform>) -> Result<PauseBinary> {
+    let (bytes, executable) = load_static_executable(path)?;
+    let built_for = Platform::linux(&executable);
+    if let Some(platform) = platform.filter(|platform| **platform != built_for) {
+        return Err(Error::WrongArchitecture {
+            path: path.to_path_buf(),
+            built_for: built_for.to_string(),
+            platform: platform.to_string(),
+        });
+    }
+    Ok(PauseBinary {
+        platform: built_for,
+        path: path.to_path_buf(),
+        bytes,
+    })
 }
 
 /// Reads the executable at `path` and checks that it is static, as an image without a libc

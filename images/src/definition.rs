@@ -108,6 +108,37 @@ impl Platform {
         }
     }
 
+    /// Parses `linux/ARCH[/VARIANT]`, ARCH a GOARCH name that `oci-spec` knows (`amd64`,
+    /// `arm64`, `arm/v7`, ...), as `--platform` options and definition files write it.
+    pub(crate) fn parse(text: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = text.split('/').collect();
+        let (os, architecture, variant) = match parts[..] {
+            [os, architecture] => (os, architecture, None),
+            [os, architecture, variant] if !variant.is_empty() => (os, architecture, Some(variant)),
+            _ => return Err("expected OS/ARCHITECTURE or OS/ARCHITECTURE/VARIANT".to_owned()),
+        };
+        if os != "linux" {
+            return Err(format!(
+                "images builds Linux images only (Linux whiteouts, numeric owners): the OS must \
+                 be \"linux\", not {os:?}"
+            ));
+        }
+        let arch = Arch::from(architecture);
+        // Unknown names become `Other`, and a name `oci-spec` maps to another (it reads `armbe`
+        // as `arm64be`) would be written differently from how it was given: both are refused.
+        if matches!(arch, Arch::Other(_)) || arch.to_string() != architecture {
+            return Err(format!(
+                "unknown architecture {architecture:?}: use a GOARCH name such as amd64, arm64, \
+                 arm, 386, ppc64le, riscv64 or s390x"
+            ));
+        }
+        Ok(Platform {
+            os: Os::Linux,
+            architecture: arch,
+            variant: variant.map(str::to_owned),
+        })
+    }
+
     /// Linux on the architecture `images` itself was built for (its GOARCH name, as `oci-spec`
     /// translates Rust's): the platform of a definition file that names none, since the files
     /// it packages are usually the host's own.

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use oci_spec::image::{Arch, Config, Os};
+use oci_spec::image::Config;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
@@ -187,7 +187,7 @@ pub(crate) fn from_json(bytes: &[u8], path: &Path) -> Result<Definition> {
     name::check_repository(&raw.repository).map_err(|error| invalid(error.to_string()))?;
     let platform = match &raw.platform {
         None => Platform::host(),
-        Some(text) => parse_platform(text)
+        Some(text) => Platform::parse(text)
             .map_err(|problem| invalid(format!("platform {text:?}: {problem}")))?,
     };
     if raw.layers.is_empty() {
@@ -208,36 +208,6 @@ pub(crate) fn from_json(bytes: &[u8], path: &Path) -> Result<Definition> {
         platform,
         layers,
         config,
-    })
-}
-
-/// `linux/ARCH[/VARIANT]`, with ARCH a GOARCH name that `oci-spec` knows.
-fn parse_platform(text: &str) -> std::result::Result<Platform, String> {
-    let parts: Vec<&str> = text.split('/').collect();
-    let (os, architecture, variant) = match parts[..] {
-        [os, architecture] => (os, architecture, None),
-        [os, architecture, variant] if !variant.is_empty() => (os, architecture, Some(variant)),
-        _ => return Err("expected OS/ARCHITECTURE or OS/ARCHITECTURE/VARIANT".to_owned()),
-    };
-    if os != "linux" {
-        return Err(format!(
-            "images builds Linux images only (Linux whiteouts, numeric owners): the OS must be \
-             \"linux\", not {os:?}"
-        ));
-    }
-    let arch = Arch::from(architecture);
-    // Unknown names become `Other`, and a name `oci-spec` maps to another (it reads `armbe` as
-    // `arm64be`) would be written differently from how it was given: both are refused.
-    if matches!(arch, Arch::Other(_)) || arch.to_string() != architecture {
-        return Err(format!(
-            "unknown architecture {architecture:?}: use a GOARCH name such as amd64, arm64, arm, \
-             386, ppc64le, riscv64 or s390x"
-        ));
-    }
-    Ok(Platform {
-        os: Os::Linux,
-        architecture: arch,
-        variant: variant.map(str::to_owned),
     })
 }
 
@@ -622,7 +592,7 @@ mod tests {
         definition["platform"] = json!("linux/arm/v7");
         let platform = parse(&definition).unwrap().platform;
         assert_eq!(platform.to_string(), "linux/arm/v7");
-        assert_eq!(platform.architecture, Arch::ARM);
+        assert_eq!(platform.architecture, oci_spec::image::Arch::ARM);
     }
 
     #[test]

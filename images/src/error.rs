@@ -20,6 +20,48 @@ pub(crate) enum Error {
     PauseMissing { path: PathBuf, command: String },
 
     /// Cargo could not be started to build `pause`.
+    /// `--pause PLATFORM=PATH`, or the release build for PLATFORM, is built for another one.
+    #[error(
+        "checking {}: it is a {built_for} executable, not a {platform} one",
+        path.display()
+    )]
+    WrongArchitecture {
+        path: PathBuf,
+        built_for: String,
+        platform: String,
+    },
+
+    /// Two `--pause` binaries are for the same platform.
+    #[error(
+        "two pause binaries for {platform}: {} and {}; give one per platform",
+        first.display(),
+        second.display()
+    )]
+    TwoPauses {
+        platform: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+
+    /// A `--pause` binary is for a platform that `--platform` leaves out.
+    #[error(
+        "--pause {} is a {platform} executable, and --platform lists only {wanted}",
+        path.display()
+    )]
+    PauseNotWanted {
+        path: PathBuf,
+        platform: String,
+        wanted: String,
+    },
+
+    /// `--platform` names a platform that `images` cannot build pause for, and no `--pause`
+    /// gives one.
+    #[error(
+        "no pause for {platform}: images builds pause for {buildable}; pass --pause \
+         {platform}=PATH for another platform"
+    )]
+    NoPauseFor { platform: String, buildable: String },
+
     #[error("starting `{command}` in {}", dir.display())]
     SpawnCargo {
         command: String,

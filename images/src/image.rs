@@ -1,17 +1,16 @@
-//! The builder: turns a [`Definition`] into the blobs and index of an OCI image
-//! (image-spec v1.0): its layers (one gzip blob, one `diff_id` and one history entry each, in
-//! the definition's order), its config, a manifest, and an index naming the manifest.
+//! The builder: turns a [`Definition`] into the blobs of one platform's OCI image (image-spec
+//! v1.0): its layers (one gzip blob, one `diff_id` and one history entry each, in the
+//! definition's order), its config and its manifest. Naming it (`index.json`) and gathering
+//! several platforms under one image index is `index`'s job.
 //!
 //! Every document is an `oci-spec` type serialised as canonical JSON (see `canonical`), and the
 //! only time that enters is the build's timestamp, so the manifest digest is a function of the
 //! definition and `SOURCE_DATE_EPOCH` alone. The tag is only in `index.json`, so retagging never
 //! changes the manifest digest.
 
-use std::collections::HashMap;
-
 use oci_spec::image::{
-    Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageIndexBuilder, ImageManifestBuilder,
-    MediaType, OciLayoutBuilder, PlatformBuilder, RootFsBuilder, SCHEMA_VERSION,
+    Descriptor, HistoryBuilder, ImageConfigurationBuilder, ImageManifestBuilder, MediaType,
+    PlatformBuilder, RootFsBuilder, SCHEMA_VERSION,
 };
 
 use crate::canonical;
@@ -19,30 +18,17 @@ use crate::definition::Definition;
 use crate::digest::Blob;
 use crate::error::{Error, Result};
 use crate::layer;
-use crate::name::ImageName;
 use crate::timestamp;
 
-/// Annotation with the image's name within its layout (the `TAG` of `oci:DIR:TAG`).
-pub(crate) const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
-/// containerd's annotation with the image's full name; `ctr images import` and `podman load`
-/// prefer it to the ref name, which they would otherwise prefix with odd defaults.
-pub(crate) const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
-/// The version of the image layout written to `oci-layout`.
-const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
-
-/// A built image, ready to be written as a layout or an archive.
+/// One platform's image, built: what an index names and a node pulls.
 #[derive(Debug, Clone)]
 pub(crate) struct Image {
     /// Config, layer and manifest blobs, in that order (the layers lowest first).
     pub blobs: Vec<Blob>,
     /// The layers, lowest first, as the manifest lists them.
     pub layers: Vec<LayerSummary>,
-    /// Descriptor of the manifest, as `index.json` lists it (with annotations and platform).
+    /// Descriptor of the manifest, with the platform it runs on (as an index lists it).
     pub manifest: Descriptor,
-    /// The `index.json` bytes.
-    pub index: Vec<u8>,
-    /// The `oci-layout` bytes.
-    pub oci_layout: Vec<u8>,
     /// Total size of the layer tars before compression.
     pub uncompressed_size: u64,
 }
@@ -64,8 +50,8 @@ impl Image {
     }
 }
 
-/// Builds the image `definition` describes, stamped with `epoch` and named `name`.
-pub(crate) fn build(definition: &Definition, epoch: u64, name: &ImageName) -> Result<Image> {
+/// Builds the image `definition` describes, stamped with `epoch`.
+pub(crate) fn build(definition: &Definition, epoch: u64) -> Result<Image> {
     let spec = |what| move |source| Error::Spec { what, source };
     let created = timestamp::rfc3339(epoch)?;
     let mut layers = Vec::with_capacity(definition.layers.len());
@@ -134,20 +120,6 @@ pub(crate) fn build(definition: &Definition, epoch: u64, name: &ImageName) -> Re
         .map_err(spec("platform"))?;
     index_platform.set_variant(platform.variant.clone());
     manifest_descriptor.set_platform(Some(index_platform));
-    manifest_descriptor.set_annotations(Some(HashMap::from([
-        (ANNOTATION_REF_NAME.to_owned(), name.tag().to_owned()),
-        (ANNOTATION_CONTAINERD_NAME.to_owned(), name.reference()),
-    ])));
-    let index = ImageIndexBuilder::default()
-        .schema_version(SCHEMA_VERSION)
-        .media_type(MediaType::ImageIndex)
-        .manifests(vec![manifest_descriptor.clone()])
-        .build()
-        .map_err(spec("index"))?;
-    let oci_layout = OciLayoutBuilder::default()
-        .image_layout_version(IMAGE_LAYOUT_VERSION)
-        .build()
-        .map_err(spec("oci-layout"))?;
 
     let summaries = layers
         .iter()
@@ -164,8 +136,6 @@ pub(crate) fn build(definition: &Definition, epoch: u64, name: &ImageName) -> Re
         blobs,
         layers: summaries,
         manifest: manifest_descriptor,
-        index: canonical::to_vec(&index, "image index")?,
-        oci_layout: canonical::to_vec(&oci_layout, "oci-layout")?,
         uncompressed_size,
     })
 }
@@ -185,11 +155,9 @@ mod tests {
         "sha256:d4aa179f255b5cf3521d80f509c6d6b5ea0e146a25826696f90be339e399f46f";
 
     fn fixture() -> Image {
-        let name = ImageName::new("localhost/pause", "0.1.0").unwrap();
         build(
             &definition::pause(b"\x7fELF fixed bytes".to_vec(), Platform::linux_amd64()),
             0,
-            &name,
         )
         .unwrap()
     }
@@ -202,7 +170,7 @@ mod tests {
     fn same_definition_gives_the_same_bytes() {
         let (first, second) = (fixture(), fixture());
         assert_eq!(first.blobs, second.blobs);
-        assert_eq!(first.index, second.index);
+        assert_eq!(first.manifest, second.manifest);
     }
 
     #[test]
@@ -234,56 +202,30 @@ mod tests {
     }
 
     #[test]
-    fn platform_variant_is_in_the_config_and_the_index_only_when_known() {
-        let name = ImageName::new("localhost/pause", "0.1.0").unwrap();
+    fn platform_variant_is_in_the_config_and_the_descriptor_only_when_known() {
         let arm = Platform {
             architecture: oci_spec::image::Arch::ARM,
             variant: Some("v7".to_owned()),
             ..Platform::linux_amd64()
         };
-        let image = build(&definition::pause(b"x".to_vec(), arm), 0, &name).unwrap();
+        let image = build(&definition::pause(b"x".to_vec(), arm), 0).unwrap();
         let config = json(&image.blobs[0].bytes);
         assert_eq!(config["architecture"], "arm");
         assert_eq!(config["variant"], "v7");
-        let platform = &json(&image.index)["manifests"][0]["platform"];
-        assert_eq!(platform["architecture"], "arm");
-        assert_eq!(platform["variant"], "v7");
+        let platform = image.manifest.platform().clone().unwrap();
+        assert_eq!(platform.architecture().to_string(), "arm");
+        assert_eq!(platform.variant().as_deref(), Some("v7"));
 
         let amd64 = fixture();
         assert!(json(&amd64.blobs[0].bytes).get("variant").is_none());
+        let platform = amd64.manifest.platform().clone().unwrap();
+        assert_eq!(platform.architecture().to_string(), "amd64");
+        assert_eq!(platform.os().to_string(), "linux");
+        assert_eq!(platform.variant(), &None);
         assert!(
-            json(&amd64.index)["manifests"][0]["platform"]
-                .get("variant")
-                .is_none()
+            amd64.manifest.annotations().is_none(),
+            "the tag is index.json's"
         );
-    }
-
-    #[test]
-    fn index_names_the_image_both_ways() {
-        let image = fixture();
-        let index = json(&image.index);
-        let annotations = &index["manifests"][0]["annotations"];
-        assert_eq!(annotations[ANNOTATION_REF_NAME], "0.1.0");
-        assert_eq!(
-            annotations[ANNOTATION_CONTAINERD_NAME],
-            "localhost/pause:0.1.0"
-        );
-        assert_eq!(index["manifests"][0]["platform"]["architecture"], "amd64");
-        assert_eq!(
-            index["manifests"][0]["digest"],
-            image.manifest.digest().to_string()
-        );
-    }
-
-    #[test]
-    fn tag_does_not_change_the_manifest() {
-        let other = ImageName::new("localhost/other", "9").unwrap();
-        let retagged = build(
-            &definition::pause(b"\x7fELF fixed bytes".to_vec(), Platform::linux_amd64()),
-            0,
-            &other,
-        );
-        assert_eq!(retagged.unwrap().blobs, fixture().blobs);
     }
 
     #[test]
@@ -340,8 +282,7 @@ mod tests {
             std::path::Path::new("layered.json"),
         )
         .unwrap();
-        let name = ImageName::new("localhost/layered", "t").unwrap();
-        build(&definition, 0, &name).unwrap()
+        build(&definition, 0).unwrap()
     }
 
     /// Paths of the tar entries of gzip layer `blob`, in order.

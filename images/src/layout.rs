@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! DIR/oci-layout          {"imageLayoutVersion":"1.0.0"}
-//! DIR/index.json          the index naming the manifest
-//! DIR/blobs/sha256/<hex>  config, layer and manifest, each named by its digest
+//! DIR/index.json          names the image under its tag: its manifest, or its image index
+//! DIR/blobs/sha256/<hex>  configs, layers, manifests and the image index, named by digest
 //! ```
 //!
 //! Blobs go first and `index.json` last, each written to a temporary file and renamed into
@@ -15,10 +15,10 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::image::Image;
+use crate::index::LayoutContents;
 
 /// Writes `image` as an OCI image layout in `dir`, creating it if needed.
-pub(crate) fn write(dir: &Path, image: &Image) -> Result<()> {
+pub(crate) fn write(dir: &Path, image: &LayoutContents) -> Result<()> {
     let blobs = dir.join("blobs").join("sha256");
     fs::create_dir_all(&blobs).map_err(|source| Error::CreateDir {
         path: blobs.clone(),
@@ -35,7 +35,7 @@ pub(crate) fn write(dir: &Path, image: &Image) -> Result<()> {
     }
     for (name, bytes) in [
         ("oci-layout", &image.oci_layout),
-        ("index.json", &image.index),
+        ("index.json", &image.index_json),
     ] {
         let path = dir.join(name);
         write_atomically(&path, bytes).map_err(|source| Error::WriteFile { path, source })?;
@@ -65,24 +65,24 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
 mod tests {
     use super::*;
     use crate::definition::{self, Platform};
-    use crate::{image, name::ImageName};
+    use crate::{image, index, name::ImageName};
 
     #[test]
     fn writes_blobs_named_by_digest_and_the_index() {
         let dir = std::env::temp_dir().join(format!("images-layout-test-{}", std::process::id()));
         let name = ImageName::new("localhost/pause", "t").unwrap();
-        let image = image::build(
+        let built = image::build(
             &definition::pause(b"x".to_vec(), Platform::linux_amd64()),
             0,
-            &name,
         )
         .unwrap();
+        let image = index::multi_platform(vec![built], &name).unwrap();
         write(&dir, &image).unwrap();
         for blob in &image.blobs {
             let stored = fs::read(dir.join("blobs/sha256").join(blob.hex())).unwrap();
             assert_eq!(stored, blob.bytes);
         }
-        assert_eq!(fs::read(dir.join("index.json")).unwrap(), image.index);
+        assert_eq!(fs::read(dir.join("index.json")).unwrap(), image.index_json);
         assert_eq!(
             fs::read_to_string(dir.join("oci-layout")).unwrap(),
             r#"{"imageLayoutVersion":"1.0.0"}"#

@@ -1,9 +1,10 @@
 //! Tests: the pod infrastructure image built by `images` (issue 5).
 //!
 //! - **Reproducible**: two builds in different directories, from copies of `pause` with different
-//!   paths and mtimes, a wall-clock second apart, give byte-identical blobs, index and archive.
-//!   The golden manifest digest is asserted for a fixed 129-byte executable (see
-//!   [`GOLDEN_FIXTURE_MANIFEST`] for why not for the real `pause`).
+//!   paths and mtimes, a wall-clock second apart, give byte-identical blobs, index and archive,
+//!   for both platforms (linux/amd64 and linux/arm64). The golden manifest and index digests are
+//!   asserted for a fixed 129-byte executable (see [`GOLDEN_FIXTURE_MANIFEST`] for why not for
+//!   the real `pause`).
 //! - **Accepted by the real tools**, as Debian 12 packages them (`.ci/setup`): skopeo,
 //!   umoci + runc, umoci + crun, podman (pod infra container), containerd (`ctr`), and containerd's
 //!   CRI plugin driven over gRPC as the kubelet drives it, with our image as `sandbox_image`.
@@ -31,13 +32,14 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use sandbox_tests::{
-    Run, ScratchDir, assert_exit, cri_client_bin, is_alive, mounts_containing, pause_bin,
-    require_root, run, run_with_timeout, unique_name, wait_until,
+    Run, ScratchDir, arm64_pause_bin, assert_exit, cri_client_bin, is_alive, mounts_containing,
+    pause_bin, require_root, run, run_with_timeout, unique_name, wait_until,
 };
 use serde_json::Value;
 
 /// Manifest digest of the image `images` builds around [`exit0_elf`] with the default
-/// `SOURCE_DATE_EPOCH` (0). It pins the builder's whole output format (JSON fields and their
+/// `SOURCE_DATE_EPOCH` (0), and the digest of its image index, which lists that manifest alone
+/// (the pause image is an index whatever the number of platforms). They pin the builder's whole output format (JSON fields and their
 /// canonical order, tar headers, gzip settings, the deflate implementation) end to end through
 /// the CLI.
 ///
@@ -48,9 +50,12 @@ use serde_json::Value;
 ///
 /// To update it after a deliberate change to the builder's output: run
 /// `cargo test -p sandbox-tests --test integration image::golden`, check that the change is
-/// intended, and paste the digest the failure prints.
+/// intended, and paste the digests the failure prints.
 const GOLDEN_FIXTURE_MANIFEST: &str =
     "sha256:c53fa49d7a3c6938ce7f717d2bc9b4e044e65e171c20365bc1451f40bac0b4f7";
+/// See [`GOLDEN_FIXTURE_MANIFEST`].
+const GOLDEN_FIXTURE_INDEX: &str =
+    "sha256:290b88f830034e2a5444e8fd2f6431026fe207959480951b15a7ed73b09be220";
 
 /// `pause -v` prints this: `pause` and the tests share the workspace version.
 const PAUSE_VERSION_LINE: &str = concat!("pause ", env!("CARGO_PKG_VERSION"));
@@ -86,7 +91,7 @@ fn images_command() -> Command {
     command
 }
 
-/// An image built by `images` into a scratch directory.
+/// The pause image built by `images` into a scratch directory, for linux/amd64 and linux/arm64.
 struct Built {
     dir: ScratchDir,
     layout: PathBuf,
@@ -94,8 +99,9 @@ struct Built {
     tag: String,
     /// `localhost/pause:<tag>`: the name every tool should give it.
     reference: String,
-    manifest_digest: String,
-    /// The packaged executable, to recognise it in `/proc/<pid>/exe`.
+    /// The image's digest: its image index's.
+    digest: String,
+    /// The packaged amd64 executable, to recognise it in `/proc/<pid>/exe`.
     pause: Vec<u8>,
 }
 
@@ -106,8 +112,10 @@ impl Built {
     }
 }
 
-/// Builds the image around `pause` with a tag unique to this test run.
-fn build_image(pause: &Path) -> Built {
+/// Builds the pause image of the workspace's amd64 and arm64 `pause` with a tag unique to this
+/// test run.
+fn build_image() -> Built {
+    let pause = pause_bin();
     let dir = ScratchDir::new("image");
     let tag = unique_name("t");
     let layout = dir.path().join("layout");
@@ -118,25 +126,27 @@ fn build_image(pause: &Path) -> Built {
         .arg("--archive")
         .arg(&archive)
         .args(["--tag", &tag, "--pause"])
-        .arg(pause)
+        .arg(&pause)
+        .arg("--pause")
+        .arg(format!("linux/arm64={}", arm64_pause_bin().display()))
         .output()
         .unwrap()
         .into();
     assert_exit!(built, 0);
-    let manifest_digest = sandbox_tests::images::manifest_digest(&layout);
+    let digest = sandbox_tests::images::image_digest(&layout);
     assert!(
-        built.stdout.contains(&manifest_digest),
-        "images did not print the manifest digest {manifest_digest}:\n{}",
+        built.stdout.contains(&format!("index        {digest} ")),
+        "images did not print the index digest {digest}:\n{}",
         built.stdout
     );
     Built {
         reference: format!("localhost/pause:{tag}"),
-        pause: fs::read(pause).unwrap(),
+        pause: fs::read(&pause).unwrap(),
         dir,
         layout,
         archive,
         tag,
-        manifest_digest,
+        digest,
     }
 }
 
@@ -184,39 +194,44 @@ fn write_executable(path: &Path, bytes: &[u8]) {
 #[test]
 fn build_is_byte_identical_across_directories_and_times() {
     let work = ScratchDir::new("image-repro");
-    let pause = fs::read(pause_bin()).unwrap();
+    let pauses = [
+        ("amd64", fs::read(pause_bin()).unwrap()),
+        ("arm64", fs::read(arm64_pause_bin()).unwrap()),
+    ];
     let mut outputs = Vec::new();
     for (n, subdir) in ["first", "second/nested/deeper"].iter().enumerate() {
         let cwd = work.path().join(subdir);
         fs::create_dir_all(&cwd).unwrap();
-        // Different paths and mtimes of the input: its metadata must not leak into the image.
-        let input = cwd.join(format!("pause-copy-{n}"));
-        write_executable(&input, &pause);
-        let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000 + n as u64 * 86_400);
-        fs::File::options()
-            .write(true)
-            .open(&input)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
+        let mut command = images_command();
+        command
+            .current_dir(&cwd)
+            .env("TZ", if n == 0 { "UTC" } else { "Asia/Kolkata" })
+            .args(["--out", "layout", "--archive", "image.tar"]);
+        // Different paths and mtimes of the inputs: their metadata must not leak into the image.
+        for (architecture, bytes) in &pauses {
+            let input = cwd.join(format!("pause-{architecture}-copy-{n}"));
+            write_executable(&input, bytes);
+            let mtime =
+                std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000 + n as u64 * 86_400);
+            fs::File::options()
+                .write(true)
+                .open(&input)
+                .unwrap()
+                .set_modified(mtime)
+                .unwrap();
+            command.arg("--pause").arg(&input);
+        }
         if n == 1 {
             // Not a wait for a condition: the point is that the wall clock has moved on by a
             // whole second (the granularity of tar and gzip timestamps) between the builds.
             std::thread::sleep(Duration::from_millis(1100));
         }
-        let built: Run = images_command()
-            .current_dir(&cwd)
-            .env("TZ", if n == 0 { "UTC" } else { "Asia/Kolkata" })
-            .args(["--out", "layout", "--archive", "image.tar", "--pause"])
-            .arg(&input)
-            .output()
-            .unwrap()
-            .into();
+        let built: Run = command.output().unwrap().into();
         assert_exit!(built, 0);
         outputs.push((
             sandbox_tests::images::files_under(&cwd.join("layout")),
             fs::read(cwd.join("image.tar")).unwrap(),
-            sandbox_tests::images::manifest_digest(&cwd.join("layout")),
+            built.stdout,
         ));
     }
     let (first, second) = (&outputs[0], &outputs[1]);
@@ -232,31 +247,58 @@ fn build_is_byte_identical_across_directories_and_times() {
         );
     }
     assert!(first.1 == second.1, "the oci-archive tarballs differ");
-    assert_eq!(first.2, second.2);
-    assert_eq!(first.0.len(), 5, "oci-layout, index.json and three blobs");
+    assert_eq!(
+        first.0.len(),
+        9,
+        "oci-layout, index.json, and seven blobs: the image index, and a manifest, a config and \
+         a layer per platform"
+    );
+    // The index digest and each platform's manifest digest, as printed, are the same too.
+    let digests = |stdout: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .filter(|line| line.starts_with("index ") || line.contains("  manifest "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(digests(&first.2).len(), 3, "{}", first.2);
+    assert_eq!(digests(&first.2), digests(&second.2));
 }
 
 #[test]
-fn golden_manifest_digest_of_a_fixed_executable() {
+fn golden_digests_of_a_fixed_executable() {
     let work = ScratchDir::new("image-golden");
     let fixture = work.path().join("exit0");
     write_executable(&fixture, &exit0_elf());
     // The fixture is a real static executable, so `images` accepts it for the right reason.
     assert_exit!(run(&fixture, [] as [&str; 0]), 0);
+    let layout = work.path().join("layout");
     let built: Run = images_command()
         .arg("--out")
-        .arg(work.path().join("layout"))
+        .arg(&layout)
         .arg("--pause")
         .arg(&fixture)
         .output()
         .unwrap()
         .into();
     assert_exit!(built, 0);
-    let digest = sandbox_tests::images::manifest_digest(&work.path().join("layout"));
+    let digest = sandbox_tests::images::image_digest(&layout);
+    let index: Value = serde_json::from_slice(
+        &fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let manifest = index["manifests"][0]["digest"].as_str().unwrap();
     assert_eq!(
-        digest, GOLDEN_FIXTURE_MANIFEST,
-        "the builder's output changed (manifest {digest}); if the change is deliberate, set \
-         GOLDEN_FIXTURE_MANIFEST in tests/integration/image.rs to it"
+        (digest.as_str(), manifest),
+        (GOLDEN_FIXTURE_INDEX, GOLDEN_FIXTURE_MANIFEST),
+        "the builder's output changed (index {digest}, manifest {manifest}); if the change is \
+         deliberate, set GOLDEN_FIXTURE_INDEX and GOLDEN_FIXTURE_MANIFEST in \
+         tests/integration/image.rs to them"
     );
 }
 
@@ -315,30 +357,55 @@ fn source_date_epoch_stamps_every_timestamp() {
 }
 
 #[test]
-fn refuses_a_pause_that_cannot_run_in_an_empty_image() {
+fn refuses_a_pause_that_cannot_run_in_an_empty_image_or_on_its_platform() {
     let work = ScratchDir::new("image-refuse");
     let layout = work.path().join("layout");
-    for (pause, expected) in [
+    let amd64 = pause_bin().display().to_string();
+    let arm64 = arm64_pause_bin().display().to_string();
+    let as_arm64 = format!("linux/arm64={amd64}");
+    let cases: [(&[&str], String); 6] = [
         (
-            "/bin/sh",
-            "checking /bin/sh: dynamically linked: it has a PT_INTERP program header",
+            &["--pause", "/bin/sh"],
+            "checking /bin/sh: dynamically linked: it has a PT_INTERP program header".to_owned(),
         ),
         (
-            "/nonexistent/pause",
-            "reading /nonexistent/pause: No such file or directory",
+            &["--pause", "/nonexistent/pause"],
+            "reading /nonexistent/pause: No such file or directory".to_owned(),
         ),
-    ] {
+        // A binary of the wrong architecture for the platform it is given for.
+        (
+            &["--pause", &as_arm64],
+            format!("checking {amd64}: it is a linux/amd64 executable, not a linux/arm64 one"),
+        ),
+        (
+            &["--pause", &amd64, "--pause", &amd64],
+            format!("two pause binaries for linux/amd64: {amd64} and {amd64}"),
+        ),
+        (
+            &["--platform", "linux/amd64", "--pause", &arm64],
+            format!(
+                "--pause {arm64} is a linux/arm64 executable, and --platform lists only linux/amd64"
+            ),
+        ),
+        (
+            &["--platform", "linux/riscv64"],
+            "no pause for linux/riscv64: images builds pause for linux/amd64, linux/arm64; pass \
+             --pause linux/riscv64=PATH for another platform"
+                .to_owned(),
+        ),
+    ];
+    for (args, expected) in cases {
         let refused: Run = images_command()
             .arg("--out")
             .arg(&layout)
-            .args(["--pause", pause])
+            .args(args)
             .output()
             .unwrap()
             .into();
         assert_exit!(refused, 1);
         assert!(
-            refused.stderr.contains(expected),
-            "stderr lacks {expected:?}:\n{}",
+            refused.stderr.contains(&expected),
+            "{args:?}: stderr lacks {expected:?}:\n{}",
             refused.stderr
         );
         assert!(
@@ -599,7 +666,7 @@ fn kill_with_children(pid: i32) {
 #[test]
 fn skopeo_inspects_and_copies_the_layout() {
     require_root();
-    let image = build_image(&pause_bin());
+    let image = build_image();
     let dir = image.dir.path();
     // Our own policy, so the test does not depend on the host's /etc/containers/policy.json.
     let policy = dir.join("policy.json");
@@ -615,7 +682,7 @@ fn skopeo_inspects_and_copies_the_layout() {
     };
 
     let inspected = stdout_json(&skopeo(&["inspect", &image.oci()]));
-    assert_eq!(inspected["Digest"], image.manifest_digest.as_str());
+    assert_eq!(inspected["Digest"], image.digest.as_str());
     assert_eq!(inspected["Architecture"], "amd64");
     assert_eq!(inspected["Os"], "linux");
     assert_eq!(inspected["Layers"].as_array().unwrap().len(), 1);
@@ -643,17 +710,16 @@ fn skopeo_inspects_and_copies_the_layout() {
         image.reference
     );
     let policy = policy.to_str().unwrap();
-    skopeo(&["--policy", policy, "copy", &image.oci(), &oci_copy]);
+    // `--all` keeps the index and both platforms; a docker-archive holds one platform's image,
+    // the host's.
+    skopeo(&["--policy", policy, "copy", "--all", &image.oci(), &oci_copy]);
     skopeo(&["--policy", policy, "copy", &image.oci(), &docker_copy]);
     for (source, keeps_digest) in [(&ours, true), (&oci_copy, true), (&docker_copy, false)] {
         let inspected = stdout_json(&skopeo(&["inspect", source]));
         if keeps_digest {
-            assert_eq!(
-                inspected["Digest"],
-                image.manifest_digest.as_str(),
-                "{source}"
-            );
+            assert_eq!(inspected["Digest"], image.digest.as_str(), "{source}");
         }
+        assert_eq!(inspected["Architecture"], "amd64", "{source}");
         let config = stdout_json(&skopeo(&["inspect", "--config", source]));
         assert_eq!(config["config"]["User"], "65535:65535", "{source}");
         assert_eq!(
@@ -744,16 +810,36 @@ impl Drop for OciContainer<'_> {
 /// as 65535 and end with status 0 within a second of a TERM.
 fn run_unpacked_bundle(make_runtime: fn(&Path) -> OciRuntime) {
     require_root();
-    let image = build_image(&pause_bin());
+    let image = build_image();
     let dir = image.dir.path();
     let runtime = make_runtime(&dir.join("runtime-state"));
+    // umoci 0.4.7 has no platform choice and calls a tag that leads to two manifests
+    // ambiguous: skopeo copies the host's platform's image out of the index first.
+    let policy = dir.join("policy.json");
+    fs::write(
+        &policy,
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
+    let host_layout = dir.join("host-platform");
+    let copied = run(
+        "skopeo",
+        [
+            "--policy",
+            policy.to_str().unwrap(),
+            "copy",
+            &image.oci(),
+            &format!("oci:{}:{}", host_layout.display(), image.tag),
+        ],
+    );
+    assert_exit!(copied, 0);
     let bundle = dir.join("bundle");
     let unpacked = run(
         "umoci",
         [
             "unpack",
             "--image",
-            &format!("{}:{}", image.layout.display(), image.tag),
+            &format!("{}:{}", host_layout.display(), image.tag),
             bundle.to_str().unwrap(),
         ],
     );
@@ -894,7 +980,7 @@ impl Drop for Podman {
 #[test]
 fn podman_loads_the_archive_and_runs_it_as_a_pod_infra_container() {
     require_root();
-    let image = build_image(&pause_bin());
+    let image = build_image();
     let podman = Podman::new();
 
     let loaded = podman.ok(&["load", "--input", image.archive.to_str().unwrap()]);
@@ -905,6 +991,15 @@ fn podman_loads_the_archive_and_runs_it_as_a_pod_infra_container() {
         "podman named the image otherwise:\n{}",
         loaded.stdout
     );
+    // podman keeps the host's platform of the index, under the index's digest.
+    let loaded = podman.ok(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Architecture}} {{.Digest}}",
+        &image.reference,
+    ]);
+    assert_eq!(loaded.stdout.trim(), format!("amd64 {}", image.digest));
 
     let parent = podman.cgroup.path();
     let version = podman.ok(&[
@@ -1126,7 +1221,7 @@ impl Drop for Containerd {
 #[test]
 fn containerd_imports_the_archive_and_ctr_runs_it() {
     require_root();
-    let image = build_image(&pause_bin());
+    let image = build_image();
     let containerd = Containerd::start(None);
     let fifo_dir = containerd.dir.path().join("fifo");
     let runc_root = containerd.dir.path().join("runc");
@@ -1150,6 +1245,17 @@ fn containerd_imports_the_archive_and_ctr_runs_it() {
         listed.stdout.lines().any(|l| l == image.reference),
         "{}",
         listed.stdout
+    );
+    // The name stands for the whole index; `ctr run` below picks the host's platform from it.
+    let listed = containerd.ctr_ok(&["images", "list"]);
+    let line = listed
+        .stdout
+        .lines()
+        .find(|line| line.starts_with(&format!("{} ", image.reference)))
+        .unwrap_or_else(|| panic!("{} not listed:\n{}", image.reference, listed.stdout));
+    assert!(
+        line.contains(" application/vnd.oci.image.index.v1+json ") && line.contains(&image.digest),
+        "{line}"
     );
 
     let id = unique_name("image-ctr-v");
@@ -1276,7 +1382,7 @@ fn containerd_cri_runs_it_as_the_pod_sandbox_image() {
     require_root();
     // Before anything is started: a missing client fails the test at once, with the hint.
     let client = cri_client_bin();
-    let image = build_image(&pause_bin());
+    let image = build_image();
     let containerd = Containerd::start(Some(&image.reference));
     // The CRI plugin's images live in containerd's k8s.io namespace, where `ctr` works here.
     let imported = containerd.ctr_ok(&["images", "import", image.archive.to_str().unwrap()]);

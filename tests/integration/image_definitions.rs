@@ -110,7 +110,7 @@ fn skopeo_reads_the_config_as_defined() {
     let inspected = skopeo_json(&["inspect", &reference]);
     assert_eq!(
         inspected["Digest"],
-        sandbox_tests::images::manifest_digest(&layout).as_str()
+        sandbox_tests::images::image_digest(&layout).as_str()
     );
     assert_eq!(inspected["Layers"].as_array().unwrap().len(), 1);
 }
@@ -278,8 +278,8 @@ fn the_same_definition_gives_the_same_digest_whatever_its_entry_order() {
     let first = sandbox_tests::images::files_under(&layouts[0]);
     for layout in &layouts[1..] {
         assert_eq!(
-            sandbox_tests::images::manifest_digest(layout),
-            sandbox_tests::images::manifest_digest(&layouts[0])
+            sandbox_tests::images::image_digest(layout),
+            sandbox_tests::images::image_digest(&layouts[0])
         );
         let other = sandbox_tests::images::files_under(layout);
         assert_eq!(

@@ -8,6 +8,7 @@ mod faults;
 mod image;
 mod image_definitions;
 mod image_store;
+mod multiarch;
 mod oci;
 mod pause;
 mod regressions;

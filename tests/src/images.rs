@@ -100,39 +100,24 @@ pub fn build_image(definition: &Value, out: &Path, tag: &str) -> String {
     format!("oci:{}:{tag}", out.display())
 }
 
-/// Panics unless `path` is an ELF executable without a `PT_INTERP` program header (static).
-/// Reads the ELF64 little-endian header fields by offset: all the tests' hosts are x86-64.
+/// Panics unless `path` is a static ELF executable (no `PT_INTERP` program header).
 fn assert_static_executable(path: &Path) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| {
+    let executable = sandbox::binary::inspect_file(path).unwrap_or_else(|e| {
         panic!(
-            "reading {}: {e}: install Debian's busybox-static (.ci/setup does)",
-            path.display()
+            "{}: install Debian's busybox-static (.ci/setup does)",
+            sandbox::error_chain(&e)
         )
     });
-    let field = |offset: usize, size: usize| -> u64 {
-        let mut value = [0u8; 8];
-        value[..size].copy_from_slice(&bytes[offset..offset + size]);
-        u64::from_le_bytes(value)
-    };
     assert!(
-        bytes.len() >= 64 && bytes.starts_with(b"\x7fELF\x02\x01"),
-        "{} is not a 64-bit little-endian ELF file",
-        path.display()
-    );
-    let (table, entry_size, count) = (field(0x20, 8), field(0x36, 2), field(0x38, 2));
-    const PT_INTERP: u64 = 3;
-    let dynamic = (0..count)
-        .map(|n| (table + n * entry_size) as usize)
-        .any(|offset| field(offset, 4) == PT_INTERP);
-    assert!(
-        !dynamic,
+        executable.is_static(),
         "{} is dynamically linked: the test images need Debian's busybox-static, not busybox",
         path.display()
     );
 }
 
-/// The manifest digest that `<layout>/index.json` names first.
-pub fn manifest_digest(layout: &Path) -> String {
+/// The digest that `<layout>/index.json` names first: the image's digest, which is its
+/// manifest's, or for a multi-platform image (the pause image) its image index's.
+pub fn image_digest(layout: &Path) -> String {
     let index: Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     index["manifests"][0]["digest"].as_str().unwrap().to_owned()

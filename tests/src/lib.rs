@@ -1229,3 +1229,41 @@ pub fn write_private_podman_config(dir: &Path) {
     )
     .unwrap();
 }
+
+/// The arm64 `pause` (the second platform of the pod infrastructure image), or `PAUSE_ARM64_BIN`:
+/// the release build for `aarch64-unknown-linux-musl`, which `cargo build --workspace` does not
+/// make. The first call runs `cargo build --release -p pause --target aarch64-unknown-linux-musl`
+/// in the workspace (a no-op when it is fresh; `.ci/setup` installs the target and the linker).
+pub fn arm64_pause_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(path) = std::env::var_os("PAUSE_ARM64_BIN") {
+        return PathBuf::from(path);
+    }
+    BUILT
+        .get_or_init(|| {
+            const TARGET: &str = "aarch64-unknown-linux-musl";
+            let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let built: Run = Command::new(cargo)
+                .args(["build", "--release", "-p", "pause", "--target", TARGET])
+                .current_dir(workspace)
+                .output()
+                .unwrap()
+                .into();
+            assert!(
+                built.code == Some(0),
+                "building the arm64 pause failed (run .ci/setup for the target and the \
+                 linker):\n{}",
+                built.stderr
+            );
+            // target/<host triple>/<profile>/ → target/<TARGET>/release/pause
+            let target_dir = target_profile_dir()
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .to_path_buf();
+            target_dir.join(TARGET).join("release").join("pause")
+        })
+        .clone()
+}

@@ -77,14 +77,7 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
 
 /// Whether the ELF file at `path` asks for a dynamic loader (has a `PT_INTERP` header).
 fn is_dynamic(path: &Path) -> bool {
-    let elf = std::fs::read(path).unwrap();
-    // ELF64: e_phoff at 32, e_phentsize at 54, e_phnum at 56; p_type is a header's first word.
-    let u16_at = |at: usize| usize::from(u16::from_le_bytes([elf[at], elf[at + 1]]));
-    let phoff = u64::from_le_bytes(elf[32..40].try_into().unwrap()) as usize;
-    (0..u16_at(56)).any(|i| {
-        let header = phoff + i * u16_at(54);
-        u32::from_le_bytes(elf[header..header + 4].try_into().unwrap()) == 3 // PT_INTERP
-    })
+    !sandbox::binary::inspect_file(path).unwrap().is_static()
 }
 
 /// Voluntary plus involuntary context switches of `pid`: each wake-up of a sleeping process

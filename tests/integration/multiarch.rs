@@ -1,0 +1,417 @@
+//! Tests: the pod infrastructure image for more than one platform (issue 17). The image's
+//! index lists linux/amd64 and linux/arm64; skopeo picks either, umoci unpacks the arm64 one,
+//! and its `pause`, run by `qemu-aarch64-static`, does what the amd64 one does as a pod's PID 1.
+//!
+//! The arm64 world of these tests: new user, mount and PID namespaces whose own `binfmt_misc`
+//! (one per user namespace since Linux 6.7) hands arm64 ELF files to qemu, registered with the
+//! `F` flag so qemu is opened once, at registration. The arm64 `pause` is PID 1 there, and the
+//! command it starts is an arm64 program too (`tests/fixtures/foreign-child.c`, cross-compiled
+//! by the test with Debian's `aarch64-linux-gnu-gcc`), so nothing of the host's architecture
+//! runs under it. The host's own `binfmt_misc` is never touched.
+//!
+//! qemu 7.2 (Debian 12) does not emulate `PR_SET_CHILD_SUBREAPER`, so pause run under it as
+//! anything but PID 1 fails (exit 4); a pod's pause is PID 1, which is what is tested.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use sandbox::binary::{Architecture, inspect_file};
+use sandbox_tests::{
+    Run, ScratchDir, arm64_pause_bin, assert_exit, pause_bin, require_root, run, unique_name,
+    wait_until,
+};
+use serde_json::Value;
+
+/// How long a step may take under qemu on a loaded 2-core machine.
+const SOON: Duration = Duration::from_secs(20);
+
+/// `x86_64` syscall number of `rt_sigtimedwait`, where pause waits for signals (qemu makes the
+/// guest's call as the host's).
+const RT_SIGTIMEDWAIT: &str = "128";
+
+/// Debian's `binfmt_misc` registration of `qemu-aarch64` (`/usr/lib/binfmt.d/qemu-aarch64.conf`:
+/// the ELF header of an AArch64 executable, static or PIE), with the static qemu as interpreter
+/// and only the `F` flag.
+const QEMU_AARCH64: &str = concat!(
+    r":qemu-aarch64:M::",
+    r"\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:",
+    r"\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:",
+    r"/usr/bin/qemu-aarch64-static:F"
+);
+
+/// Mounts the user namespace's own `binfmt_misc`, registers qemu in it, and becomes `"$@"`.
+const ENTER_ARM64: &str = "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
+    && printf %s \"$QEMU_AARCH64\" > /proc/sys/fs/binfmt_misc/register \
+    && exec \"$@\"";
+
+/// `argv` (an arm64 program first) as PID 1 of an arm64 world (see the module docs).
+fn arm64_command(argv: &[&Path]) -> Command {
+    assert!(
+        Path::new("/usr/bin/qemu-aarch64-static").is_file(),
+        "qemu-aarch64-static not found: install qemu-user-static (.ci/setup does)"
+    );
+    let mut command = Command::new("unshare");
+    command
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--propagation",
+            "private",
+        ])
+        .args([
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--",
+            "sh",
+            "-c",
+            ENTER_ARM64,
+            "sh",
+        ])
+        .args(argv)
+        .env("QEMU_AARCH64", QEMU_AARCH64);
+    command
+}
+
+/// The test command for arm64 (`tests/fixtures/foreign-child.c`), compiled once per test run.
+fn arm64_child() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/foreign-child.c");
+        let dir = std::env::temp_dir().join(unique_name("foreign-child"));
+        fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("foreign-child");
+        let compiled = run(
+            "aarch64-linux-gnu-gcc",
+            [
+                "-static",
+                "-Os",
+                "-Wall",
+                "-Werror",
+                "-o",
+                binary.to_str().unwrap(),
+                source.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            compiled.code == Some(0),
+            "compiling the arm64 test command failed (.ci/setup installs gcc-aarch64-linux-gnu \
+             and libc6-dev-arm64-cross):\n{}",
+            compiled.stderr
+        );
+        assert_eq!(
+            inspect_file(&binary).unwrap().architecture,
+            Architecture::Arm64
+        );
+        binary
+    })
+}
+
+/// An arm64 `pause` running as PID 1 of its arm64 world.
+struct Arm64Pause {
+    unshare: Child,
+    /// The host PID of pause (the process qemu emulates it in).
+    pid: i32,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Arm64Pause {
+    fn start(args: &[&Path]) -> Arm64Pause {
+        require_root();
+        let pause = arm64_pause_bin();
+        let mut argv = vec![pause.as_path()];
+        argv.extend(args);
+        let mut unshare = arm64_command(&argv)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let unshare_pid = unshare.id();
+        let children = format!("/proc/{unshare_pid}/task/{unshare_pid}/children");
+        let mut pid = None;
+        assert!(
+            wait_until(SOON, || {
+                pid = fs::read_to_string(&children)
+                    .ok()
+                    .and_then(|list| list.split_whitespace().next()?.parse().ok());
+                pid.is_some()
+            }),
+            "unshare started no child"
+        );
+        Arm64Pause {
+            stdin: unshare.stdin.take(),
+            stdout: BufReader::new(unshare.stdout.take().unwrap()),
+            unshare,
+            pid: pid.unwrap(),
+        }
+    }
+
+    /// Waits until pause has blocked its signals and waits for them (its main thread is in
+    /// `rt_sigtimedwait`), so a signal sent now is taken, not met by a default action.
+    fn wait_until_waiting_for_signals(&self) {
+        let syscall = format!("/proc/{}/syscall", self.pid);
+        assert!(
+            wait_until(SOON, || {
+                fs::read_to_string(&syscall)
+                    .is_ok_and(|line| line.split(' ').next() == Some(RT_SIGTIMEDWAIT))
+            }),
+            "pause never waited for signals"
+        );
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.pid), signal).unwrap();
+    }
+
+    /// pause's children (host PIDs).
+    fn children(&self) -> Vec<i32> {
+        let tasks = fs::read_dir(format!("/proc/{}/task", self.pid)).unwrap();
+        let mut children = Vec::new();
+        for task in tasks {
+            let list =
+                fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default();
+            children.extend(
+                list.split_whitespace()
+                    .map(|pid| pid.parse::<i32>().unwrap()),
+            );
+        }
+        children
+    }
+
+    /// Waits for the world to end; its exit status is pause's (`unshare` passes it on).
+    fn wait(mut self) -> Run {
+        drop(self.stdin.take());
+        let unshare = self.unshare.id() as i32;
+        assert!(
+            wait_until(SOON, || {
+                let stat = fs::read_to_string(format!("/proc/{unshare}/stat")).unwrap_or_default();
+                stat.is_empty() || stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'))
+            }),
+            "the arm64 pause did not exit"
+        );
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut self.stdout, &mut stdout).unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(self.unshare.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        let status = self.unshare.wait().unwrap();
+        Run {
+            code: status.code(),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for Arm64Pause {
+    fn drop(&mut self) {
+        // `--kill-child`: unshare's death SIGKILLs pause, and with it the PID namespace.
+        let _ = self.unshare.kill();
+        let _ = self.unshare.wait();
+    }
+}
+
+#[test]
+fn the_arm64_pause_holds_as_pid_1_and_exits_0_on_sigterm_and_sigint() {
+    for (signal, name) in [(Signal::SIGTERM, "SIGTERM"), (Signal::SIGINT, "SIGINT")] {
+        let pause = Arm64Pause::start(&[]);
+        pause.wait_until_waiting_for_signals();
+        pause.signal(signal);
+        let ended = pause.wait();
+        assert_exit!(ended, 0);
+        assert_eq!(
+            ended.stderr,
+            format!("pause: shutting down, got signal {name}\n")
+        );
+    }
+}
+
+#[test]
+fn the_arm64_pause_in_init_mode_exits_with_its_arm64_commands_code() {
+    let child = arm64_child();
+    let pause = Arm64Pause::start(&[Path::new("--"), child, Path::new("exit"), Path::new("7")]);
+    assert_exit!(pause.wait(), 7);
+}
+
+#[test]
+fn the_arm64_pause_reaps_orphans_and_forwards_sigterm() {
+    const ORPHANS: usize = 20;
+    let count = ORPHANS.to_string();
+    let args = [
+        Path::new("--"),
+        arm64_child(),
+        Path::new("orphans"),
+        Path::new(&count),
+    ];
+    let mut pause = Arm64Pause::start(&args);
+    let mut line = String::new();
+    pause.stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, format!("orphaned {ORPHANS}\n"));
+    // Every orphan is pause's child now: the hand-over happened, and they wait for stdin.
+    assert_eq!(
+        pause.children().len(),
+        ORPHANS + 1,
+        "the command and the orphans"
+    );
+
+    // End of file ends the orphans: pause must reap all of them and keep its command.
+    drop(pause.stdin.take());
+    let reaped = wait_until(SOON, || pause.children().len() == 1);
+    assert!(reaped, "{} children left", pause.children().len());
+    let command = pause.children()[0];
+    let state = fs::read_to_string(format!("/proc/{command}/stat")).unwrap();
+    assert!(
+        state.split(") ").nth(1).is_some_and(|s| s.starts_with('S')),
+        "the command is not sleeping: {state}"
+    );
+
+    pause.wait_until_waiting_for_signals();
+    pause.signal(Signal::SIGTERM);
+    let ended = pause.wait();
+    // SIGTERM reached the command and ended it: 128 + 15.
+    assert_exit!(ended, 143);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The image, through skopeo and umoci
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
+    require_root();
+    let dir = ScratchDir::new("multiarch");
+    let layout = dir.path().join("layout");
+    let arm64 = arm64_pause_bin();
+    let built: Run = Command::new(sandbox_tests::images::images_bin())
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env_remove("CARGO")
+        .arg("--out")
+        .arg(&layout)
+        .args(["--tag", "multi", "--pause"])
+        .arg(pause_bin())
+        .arg("--pause")
+        .arg(format!("linux/arm64={}", arm64.display()))
+        .output()
+        .unwrap()
+        .into();
+    assert_exit!(built, 0);
+    let image = format!("oci:{}:multi", layout.display());
+
+    let raw = run("skopeo", ["inspect", "--raw", image.as_str()]);
+    assert_exit!(raw, 0);
+    let index: Value = serde_json::from_str(&raw.stdout).unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let platforms: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{}/{}", m["platform"]["os"], m["platform"]["architecture"]))
+        .collect();
+    assert_eq!(platforms, [r#""linux"/"amd64""#, r#""linux"/"arm64""#]);
+    let manifest_of = |architecture: &str| {
+        index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["platform"]["architecture"] == architecture)
+            .unwrap()["digest"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    for (architecture, manifest) in [
+        ("amd64", manifest_of("amd64")),
+        ("arm64", manifest_of("arm64")),
+    ] {
+        assert!(
+            built
+                .stdout
+                .contains(&format!("linux/{architecture}  manifest {manifest}")),
+            "images did not print the {architecture} manifest:\n{}",
+            built.stdout
+        );
+    }
+
+    // The policy of the copy is ours, not the host's /etc/containers/policy.json.
+    let policy = dir.path().join("policy.json");
+    fs::write(
+        &policy,
+        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+    )
+    .unwrap();
+    let copy = dir.path().join("arm64");
+    let copied = run(
+        "skopeo",
+        [
+            "--policy",
+            policy.to_str().unwrap(),
+            "--override-arch",
+            "arm64",
+            "--override-os",
+            "linux",
+            "copy",
+            image.as_str(),
+            &format!("oci:{}:arm64", copy.display()),
+        ],
+    );
+    assert_exit!(copied, 0);
+    assert_eq!(
+        sandbox_tests::images::image_digest(&copy),
+        manifest_of("arm64"),
+        "skopeo copied another manifest than the arm64 one"
+    );
+    let config = run(
+        "skopeo",
+        [
+            "inspect",
+            "--config",
+            &format!("oci:{}:arm64", copy.display()),
+        ],
+    );
+    assert_exit!(config, 0);
+    let config: Value = serde_json::from_str(&config.stdout).unwrap();
+    assert_eq!(config["architecture"], "arm64");
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/pause"])
+    );
+    assert_eq!(config["config"]["User"], "65535:65535");
+
+    let bundle = dir.path().join("bundle");
+    let unpacked = run(
+        "umoci",
+        [
+            "unpack",
+            "--image",
+            &format!("{}:arm64", copy.display()),
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_exit!(unpacked, 0);
+    let unpacked_pause = bundle.join("rootfs/pause");
+    let executable = inspect_file(&unpacked_pause).unwrap();
+    assert_eq!(executable.architecture, Architecture::Arm64);
+    assert!(executable.is_static(), "{executable:?}");
+    assert_eq!(
+        fs::read(&unpacked_pause).unwrap(),
+        fs::read(&arm64).unwrap(),
+        "the unpacked /pause is not the arm64 pause the tests run under qemu"
+    );
+
+    // Without an override, skopeo picks the host's platform.
+    let host = run("skopeo", ["inspect", image.as_str()]);
+    assert_exit!(host, 0);
+    let host: Value = serde_json::from_str(&host.stdout).unwrap();
+    assert_eq!(host["Architecture"], "amd64");
+}
