@@ -7,7 +7,8 @@
 //! cargo build --release --workspace && cargo bench -p sandbox-tests [-- SECTION...]
 //! ```
 //!
-//! Sections: `pause`, `latency` (create, exec, run), `stop`, `podman`, `oci` (image containers
+//! Sections: `pause`, `image` (the multi-platform pause image: per-architecture sizes, build
+//! time), `latency` (create, exec, run), `stop`, `podman`, `oci` (image containers
 //! against runc, crun, umoci and podman), `scale` (`SANDBOX_BENCH_PODS`
 //! pods, default 1,000); all of them without arguments. Each section adds rows to the [`Table`],
 //! which prints them as they come and writes them all to `target/bench/figures.json` (so that a
@@ -23,6 +24,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod image;
 mod lab;
 mod latency;
 mod measure;
@@ -45,8 +47,9 @@ pub use table::{Row, Table, Target};
 type Section = fn(&mut Table);
 
 /// The sections, in the order they run.
-const SECTIONS: [(&str, Section); 6] = [
+const SECTIONS: [(&str, Section); 7] = [
     ("pause", pause::run),
+    ("image", image::run),
     ("latency", latency::run),
     ("stop", stop::run),
     ("podman", podman::run),
