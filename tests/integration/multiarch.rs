@@ -23,7 +23,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sandbox::binary::{Architecture, inspect_file};
 use sandbox_tests::{
-    Run, ScratchDir, arm64_pause_bin, assert_exit, pause_bin, require_root, run, unique_name,
+    Pod, Run, ScratchDir, arm64_pause_bin, assert_exit, pause_bin, require_root, run, unique_name,
     wait_until,
 };
 use serde_json::Value;
@@ -281,15 +281,13 @@ fn the_arm64_pause_reaps_orphans_and_forwards_sigterm() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The image, through skopeo and umoci
+// The image, through skopeo, umoci and sandbox
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
-    require_root();
-    let dir = ScratchDir::new("multiarch");
-    let layout = dir.path().join("layout");
-    let arm64 = arm64_pause_bin();
+/// Builds the pause image of the workspace's amd64 and arm64 `pause` in `dir`, tagged `multi`;
+/// returns its layout and what `images` printed.
+fn build_pause_image(dir: &Path) -> (PathBuf, Run) {
+    let layout = dir.join("layout");
     let built: Run = Command::new(sandbox_tests::images::images_bin())
         .env_remove("SOURCE_DATE_EPOCH")
         .env_remove("CARGO")
@@ -298,13 +296,84 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
         .args(["--tag", "multi", "--pause"])
         .arg(pause_bin())
         .arg("--pause")
-        .arg(format!("linux/arm64={}", arm64.display()))
+        .arg(format!("linux/arm64={}", arm64_pause_bin().display()))
         .output()
         .unwrap()
         .into();
     assert_exit!(built, 0);
+    (layout, built)
+}
+
+/// The digest of the `architecture` manifest of the image index in `layout`.
+fn manifest_of(layout: &Path, architecture: &str) -> String {
+    let digest = sandbox_tests::images::image_digest(layout);
+    let index: Value = serde_json::from_slice(
+        &fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let manifests = index["manifests"].as_array().unwrap();
+    let manifest = manifests
+        .iter()
+        .find(|m| m["platform"]["architecture"] == architecture)
+        .unwrap_or_else(|| panic!("no {architecture} manifest in {index}"));
+    manifest["digest"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn sandbox_runs_the_hosts_platform_of_the_pause_image_and_stops_it_cleanly() {
+    require_root();
+    let dir = ScratchDir::new("multiarch-run");
+    let (layout, _) = build_pause_image(dir.path());
+    let pod = Pod::create(&[]);
+    let image = format!("oci:{}:multi", layout.display());
+    assert_exit!(pod.try_run("infra", &["--image", &image], &[]), 0);
+    let container = pod.container("infra");
+    assert_eq!(
+        container["oci"]["rootfs"]["image"]["digest"],
+        manifest_of(&layout, "amd64").as_str(),
+        "{container}"
+    );
+
+    // Once runc's init has become pause and pause waits for signals, TERM is taken: pause is
+    // PID 1 of the container's PID namespace, and takes signals with sigtimedwait, not with
+    // handlers (while it waits, /proc shows them neither caught nor blocked).
+    let pid = container["pid"].as_i64().unwrap() as i32;
+    let pause = fs::read(pause_bin()).unwrap();
+    let ready = wait_until(SOON, || {
+        let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        syscall.split(' ').next() == Some(RT_SIGTIMEDWAIT)
+            && fs::read(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == pause)
+    });
+    assert!(
+        ready,
+        "the container's PID 1 never became pause waiting for signals"
+    );
+
+    let stopped = pod.sandbox(&["stop", pod.name(), "-t", "10", "--json"]);
+    assert_exit!(stopped, 0);
+    let report: Value = serde_json::from_str(&stopped.stdout).unwrap();
+    let infra = sandbox_tests::report_of(&report, "infra");
+    assert_eq!(infra["exit_code"], 0, "{report}");
+    assert_eq!(infra["ended"], "stop-signal", "{report}");
+    assert!(
+        infra.get("note").is_none(),
+        "a PID 1 that waits for SIGTERM takes it: {report}"
+    );
+}
+
+#[test]
+fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
+    require_root();
+    let dir = ScratchDir::new("multiarch");
+    let (layout, built) = build_pause_image(dir.path());
     let image = format!("oci:{}:multi", layout.display());
 
+    let arm64 = arm64_pause_bin();
     let raw = run("skopeo", ["inspect", "--raw", image.as_str()]);
     assert_exit!(raw, 0);
     let index: Value = serde_json::from_str(&raw.stdout).unwrap();
@@ -319,17 +388,7 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
         .map(|m| format!("{}/{}", m["platform"]["os"], m["platform"]["architecture"]))
         .collect();
     assert_eq!(platforms, [r#""linux"/"amd64""#, r#""linux"/"arm64""#]);
-    let manifest_of = |architecture: &str| {
-        index["manifests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["platform"]["architecture"] == architecture)
-            .unwrap()["digest"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let manifest_of = |architecture: &str| manifest_of(&layout, architecture);
     for (architecture, manifest) in [
         ("amd64", manifest_of("amd64")),
         ("arm64", manifest_of("arm64")),

@@ -11,7 +11,7 @@ use super::Container;
 use crate::error::Result;
 use crate::exit;
 use crate::host::Host;
-use crate::policy::stop::{ContainerReport, OthersReport, Step, StopPlan, StopReport};
+use crate::policy::stop::{ContainerReport, Ending, OthersReport, Step, StopPlan, StopReport};
 use crate::runtime;
 use crate::state;
 use crate::state::container::PidNamespace;
@@ -75,7 +75,7 @@ impl Host {
             let deaf_pid1 = own_pid_namespace
                 && container.record.stop_signal != libc::SIGKILL
                 && process.as_ref().is_some_and(|p| {
-                    process::handles_signal(p.pid(), container.record.stop_signal) == Some(false)
+                    process::takes_signal(p.pid(), container.record.stop_signal) == Some(false)
                 });
             targets.push(Target {
                 index,
@@ -149,7 +149,9 @@ impl Host {
                 ended,
                 stop_signal: exit::signal_name(container.record.stop_signal),
                 elapsed_ms: elapsed.as_secs_f64() * 1000.0,
-                note: target.deaf_pid1.then(|| {
+                // Only a SIGKILL at the deadline needs explaining: a PID 1 that ended after the
+                // stop signal took it, whatever its masks said.
+                note: (target.deaf_pid1 && ended == Ending::Killed).then(|| {
                     format!(
                         "its PID 1 does not handle {}, so the kernel dropped it",
                         exit::signal_name(container.record.stop_signal)

@@ -46,17 +46,29 @@ fn stat_of(pid: i32) -> Option<(u64, i32)> {
     Some((stat.starttime, stat.ppid))
 }
 
-/// Whether process `pid` has a handler for `signal` (its `SigCgt`); `None` if that cannot be
-/// read. PID 1 of a PID namespace gets only the signals it handles from outside (and SIGKILL):
-/// the kernel drops the rest.
-pub fn handles_signal(pid: i32, signal: i32) -> Option<bool> {
+/// Whether process `pid` takes `signal`: it has a handler for it (`SigCgt`), blocks it
+/// (`SigBlk`, as a `signalfd` reader does), or waits for signals in `rt_sigtimedwait` (as
+/// `pause` does: during the wait the kernel shows the waited signals unblocked and keeps the
+/// real mask aside); `None` if that cannot be read. PID 1 of a PID namespace gets only such
+/// signals from outside (and SIGKILL): the kernel drops the others, and never drops a blocked
+/// one, since a handler may be set before it is unblocked.
+pub fn takes_signal(pid: i32, signal: i32) -> Option<bool> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let mask = status
-        .lines()
-        .find_map(|line| line.strip_prefix("SigCgt:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())?;
+    let mask = |field: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+    };
+    let taken = mask("SigCgt:")? | mask("SigBlk:")?;
     let bit = u32::try_from(signal).ok()?.checked_sub(1)?;
-    Some(mask.checked_shr(bit).is_some_and(|m| m & 1 == 1))
+    if taken.checked_shr(bit).is_some_and(|m| m & 1 == 1) {
+        return Some(true);
+    }
+    // `/proc/PID/syscall` starts with the number of the system call the process is blocked in.
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    let waiting = syscall.split(' ').next() == Some(&libc::SYS_rt_sigtimedwait.to_string());
+    Some(waiting)
 }
 
 impl ProcessRecord {
