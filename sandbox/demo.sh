@@ -3,8 +3,10 @@
 # containers and an exec to it, shows that they share its namespaces, stops and removes one
 # container on its own, leaves an exec session running without its CLI, runs real OCI
 # containers from a busybox image built here (runc: their own root file system, mount and PID
-# namespaces, joined to the pod), and stops the pod the Kubernetes way: stop signal, grace
-# period, SIGKILL, with the exit codes each container got and what became of the exec session.
+# namespaces, joined to the pod), builds the pod infrastructure image for linux/amd64 and
+# linux/arm64 (the arm64 pause runs under qemu; the pod runs the host's from the same image),
+# and stops the pod the Kubernetes way: stop signal, grace period, SIGKILL, with the exit codes
+# each container got and what became of the exec session.
 # Run as root on Debian 12: `sudo sandbox/demo.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,9 @@ fi
 
 .ci/setup
 cargo build --release --workspace --quiet
+# pause as `images` builds it for the pod infrastructure image: on its own, for both platforms
+# (a workspace build unifies the features of shared dependencies and gives other bytes).
+cargo build --release -p pause --target x86_64-unknown-linux-musl --target aarch64-unknown-linux-musl --quiet
 export PATH="$PWD/target/x86_64-unknown-linux-musl/release:$PATH"
 sandbox=sandbox
 root=$(mktemp -d /tmp/sandbox-demo.XXXXXX)
@@ -78,6 +83,14 @@ step "$sandbox" run "$pod" --name box --image "$image" -- sleep 1000
 step "$sandbox" exec "$pod" -c box -- sh -c 'echo "box: $(id -un) in $PWD on $(hostname), root has: $(ls / | tr "\n" " ")"; ps'
 step "$sandbox" images
 
+# The pod infrastructure image: one index, a manifest for linux/amd64 and one for linux/arm64.
+# skopeo picks the arm64 one, umoci unpacks it, qemu runs its pause; the pod runs the host's.
+step images --out "$root/pause-image" --tag demo
+step skopeo copy --quiet --override-arch arm64 "oci:$root/pause-image:demo" "oci:$root/pause-arm64:demo"
+step umoci unpack --image "$root/pause-arm64:demo" "$root/pause-arm64-bundle"
+step qemu-aarch64-static "$root/pause-arm64-bundle/rootfs/pause" --version
+step "$sandbox" run "$pod" --name infra --image "oci:$root/pause-image:demo"
+
 # Without --share-pid, an image container's command is PID 1 of its own PID namespace; sleep
 # has no SIGTERM handler, so the kernel drops the stop signal and only the SIGKILL ends it.
 step "$sandbox" create "$solo"
@@ -90,5 +103,6 @@ step "$sandbox" stop "$pod" --timeout 2
 step "$sandbox" logs "$pod" polite
 step "$sandbox" rm "$pod"
 step "$sandbox" rmi "$image"
+step "$sandbox" rmi "oci:$root/pause-image:demo"
 echo
-echo "demo: done; expected: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period), batch 3, box 143 (its sleep is not PID 1 in the shared PID namespace), sleeper 137 (PID 1 of its own namespace, deaf to SIGTERM), and the exec session ended with SIGKILL"
+echo "demo: done; expected: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period), batch 3, box 143 (its sleep is not PID 1 in the shared PID namespace), infra 0 (pause takes TERM), sleeper 137 (PID 1 of its own namespace, deaf to SIGTERM), and the exec session ended with SIGKILL"

@@ -1,11 +1,13 @@
 //! `images`: builds an OCI image and writes it as an OCI image layout (and optionally an
-//! `oci-archive` tarball): by default the pod infrastructure image, which holds the static
-//! `pause` binary, or with `--definition FILE` the image a JSON definition file describes.
+//! `oci-archive` tarball): by default the pod infrastructure image, one manifest per platform's
+//! static `pause` binary under one image index, or with `--definition FILE` the image a JSON
+//! definition file describes.
 //!
 //! The *definition* of an image (`definition`, read from a file by `definition_file`) is kept
-//! apart from the *builder* that packages any definition (`layer` → `image` →
+//! apart from the *builder* that packages any definition (`layer` → `image` → `index` →
 //! `layout`/`archive`, with `digest` and `canonical` for content addressing), so another image
-//! is another definition. See `images/README.md`.
+//! is another definition, and another platform another `pause` (`binary`). See
+//! `images/README.md`.
 
 mod archive;
 mod binary;
