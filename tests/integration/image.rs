@@ -92,29 +92,31 @@ fn images_command() -> Command {
 }
 
 /// The pause image built by `images` into a scratch directory, for linux/amd64 and linux/arm64.
-struct Built {
-    dir: ScratchDir,
-    layout: PathBuf,
+pub(crate) struct Built {
+    pub(crate) dir: ScratchDir,
+    pub(crate) layout: PathBuf,
     archive: PathBuf,
-    tag: String,
+    pub(crate) tag: String,
     /// `localhost/pause:<tag>`: the name every tool should give it.
     reference: String,
     /// The image's digest: its image index's.
-    digest: String,
+    pub(crate) digest: String,
     /// The packaged amd64 executable, to recognise it in `/proc/<pid>/exe`.
     pause: Vec<u8>,
+    /// What `images` printed.
+    pub(crate) stdout: String,
 }
 
 impl Built {
     /// `oci:<layout>:<tag>` for skopeo.
-    fn oci(&self) -> String {
+    pub(crate) fn oci(&self) -> String {
         format!("oci:{}:{}", self.layout.display(), self.tag)
     }
 }
 
 /// Builds the pause image of the workspace's amd64 and arm64 `pause` with a tag unique to this
 /// test run.
-fn build_image() -> Built {
+pub(crate) fn build_image() -> Built {
     let pause = pause_bin();
     let dir = ScratchDir::new("image");
     let tag = unique_name("t");
@@ -147,6 +149,7 @@ fn build_image() -> Built {
         archive,
         tag,
         digest,
+        stdout: built.stdout,
     }
 }
 
@@ -283,15 +286,7 @@ fn golden_digests_of_a_fixed_executable() {
         .into();
     assert_exit!(built, 0);
     let digest = sandbox_tests::images::image_digest(&layout);
-    let index: Value = serde_json::from_slice(
-        &fs::read(
-            layout
-                .join("blobs/sha256")
-                .join(digest.trim_start_matches("sha256:")),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let index = sandbox_tests::images::blob_json(&layout, &digest);
     let manifest = index["manifests"][0]["digest"].as_str().unwrap();
     assert_eq!(
         (digest.as_str(), manifest),

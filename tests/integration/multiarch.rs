@@ -13,27 +13,23 @@
 //! anything but PID 1 fails (exit 4); a pod's pause is PID 1, which is what is tested.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use crate::image::build_image;
+use nix::sys::signal::Signal;
 use sandbox::binary::{Architecture, inspect_file};
+use sandbox_tests::images::blob_json;
 use sandbox_tests::{
-    Pod, Run, ScratchDir, arm64_pause_bin, assert_exit, pause_bin, require_root, run, unique_name,
-    wait_until,
+    PidNamespace, Pod, arm64_pause_bin, assert_exit, child_pids, pause_bin, require_root, run,
+    takes_its_signals, unique_name, wait_until,
 };
 use serde_json::Value;
 
 /// How long a step may take under qemu on a loaded 2-core machine.
 const SOON: Duration = Duration::from_secs(20);
-
-/// `x86_64` syscall number of `rt_sigtimedwait`, where pause waits for signals (qemu makes the
-/// guest's call as the host's).
-const RT_SIGTIMEDWAIT: &str = "128";
 
 /// Debian's `binfmt_misc` registration of `qemu-aarch64` (`/usr/lib/binfmt.d/qemu-aarch64.conf`:
 /// the ELF header of an AArch64 executable, static or PIE), with the static qemu as interpreter
@@ -50,14 +46,16 @@ const ENTER_ARM64: &str = "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_
     && printf %s \"$QEMU_AARCH64\" > /proc/sys/fs/binfmt_misc/register \
     && exec \"$@\"";
 
-/// `argv` (an arm64 program first) as PID 1 of an arm64 world (see the module docs).
-fn arm64_command(argv: &[&Path]) -> Command {
+/// The arm64 `pause` with `args`, as PID 1 of an arm64 world (see the module docs), its stdin
+/// a pipe; returns once it runs.
+fn start_arm64_pause(args: &[&Path]) -> PidNamespace {
+    require_root();
     assert!(
         Path::new("/usr/bin/qemu-aarch64-static").is_file(),
         "qemu-aarch64-static not found: install qemu-user-static (.ci/setup does)"
     );
-    let mut command = Command::new("unshare");
-    command
+    let mut unshare = Command::new("unshare");
+    unshare
         .args([
             "--user",
             "--map-root-user",
@@ -75,9 +73,23 @@ fn arm64_command(argv: &[&Path]) -> Command {
             ENTER_ARM64,
             "sh",
         ])
-        .args(argv)
-        .env("QEMU_AARCH64", QEMU_AARCH64);
-    command
+        .arg(arm64_pause_bin())
+        .args(args)
+        .env("QEMU_AARCH64", QEMU_AARCH64)
+        .stdin(Stdio::piped());
+    PidNamespace::spawn(unshare)
+}
+
+/// Waits until the emulated pause waits for signals in `rt_sigtimedwait`. Its masks tell
+/// nothing here ([`sandbox_tests::takes_its_signals`] reads them): they are qemu's own, which
+/// blocks signals at times while the guest has not yet taken them over, and a signal sent then
+/// meets the guest's default action.
+fn wait_until_in_sigtimedwait(pause: &PidNamespace) {
+    let wchan = format!("/proc/{}/wchan", pause.pid());
+    let waiting = wait_until(SOON, || {
+        fs::read_to_string(&wchan).is_ok_and(|wchan| wchan.contains("sigtimedwait"))
+    });
+    assert!(waiting, "the arm64 pause never waited for signals");
 }
 
 /// The test command for arm64 (`tests/fixtures/foreign-child.c`), compiled once per test run.
@@ -114,118 +126,13 @@ fn arm64_child() -> &'static Path {
     })
 }
 
-/// An arm64 `pause` running as PID 1 of its arm64 world.
-struct Arm64Pause {
-    unshare: Child,
-    /// The host PID of pause (the process qemu emulates it in).
-    pid: i32,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Arm64Pause {
-    fn start(args: &[&Path]) -> Arm64Pause {
-        require_root();
-        let pause = arm64_pause_bin();
-        let mut argv = vec![pause.as_path()];
-        argv.extend(args);
-        let mut unshare = arm64_command(&argv)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let unshare_pid = unshare.id();
-        let children = format!("/proc/{unshare_pid}/task/{unshare_pid}/children");
-        let mut pid = None;
-        assert!(
-            wait_until(SOON, || {
-                pid = fs::read_to_string(&children)
-                    .ok()
-                    .and_then(|list| list.split_whitespace().next()?.parse().ok());
-                pid.is_some()
-            }),
-            "unshare started no child"
-        );
-        Arm64Pause {
-            stdin: unshare.stdin.take(),
-            stdout: BufReader::new(unshare.stdout.take().unwrap()),
-            unshare,
-            pid: pid.unwrap(),
-        }
-    }
-
-    /// Waits until pause has blocked its signals and waits for them (its main thread is in
-    /// `rt_sigtimedwait`), so a signal sent now is taken, not met by a default action.
-    fn wait_until_waiting_for_signals(&self) {
-        let syscall = format!("/proc/{}/syscall", self.pid);
-        assert!(
-            wait_until(SOON, || {
-                fs::read_to_string(&syscall)
-                    .is_ok_and(|line| line.split(' ').next() == Some(RT_SIGTIMEDWAIT))
-            }),
-            "pause never waited for signals"
-        );
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.pid), signal).unwrap();
-    }
-
-    /// pause's children (host PIDs).
-    fn children(&self) -> Vec<i32> {
-        let tasks = fs::read_dir(format!("/proc/{}/task", self.pid)).unwrap();
-        let mut children = Vec::new();
-        for task in tasks {
-            let list =
-                fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default();
-            children.extend(
-                list.split_whitespace()
-                    .map(|pid| pid.parse::<i32>().unwrap()),
-            );
-        }
-        children
-    }
-
-    /// Waits for the world to end; its exit status is pause's (`unshare` passes it on).
-    fn wait(mut self) -> Run {
-        drop(self.stdin.take());
-        let unshare = self.unshare.id() as i32;
-        assert!(
-            wait_until(SOON, || {
-                let stat = fs::read_to_string(format!("/proc/{unshare}/stat")).unwrap_or_default();
-                stat.is_empty() || stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'))
-            }),
-            "the arm64 pause did not exit"
-        );
-        let mut stdout = String::new();
-        std::io::Read::read_to_string(&mut self.stdout, &mut stdout).unwrap();
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(self.unshare.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        let status = self.unshare.wait().unwrap();
-        Run {
-            code: status.code(),
-            stdout,
-            stderr,
-        }
-    }
-}
-
-impl Drop for Arm64Pause {
-    fn drop(&mut self) {
-        // `--kill-child`: unshare's death SIGKILLs pause, and with it the PID namespace.
-        let _ = self.unshare.kill();
-        let _ = self.unshare.wait();
-    }
-}
-
 #[test]
 fn the_arm64_pause_holds_as_pid_1_and_exits_0_on_sigterm_and_sigint() {
     for (signal, name) in [(Signal::SIGTERM, "SIGTERM"), (Signal::SIGINT, "SIGINT")] {
-        let pause = Arm64Pause::start(&[]);
-        pause.wait_until_waiting_for_signals();
+        let mut pause = start_arm64_pause(&[]);
+        wait_until_in_sigtimedwait(&pause);
         pause.signal(signal);
-        let ended = pause.wait();
+        let ended = pause.wait(SOON).expect("the arm64 pause did not exit");
         assert_exit!(ended, 0);
         assert_eq!(
             ended.stderr,
@@ -237,8 +144,8 @@ fn the_arm64_pause_holds_as_pid_1_and_exits_0_on_sigterm_and_sigint() {
 #[test]
 fn the_arm64_pause_in_init_mode_exits_with_its_arm64_commands_code() {
     let child = arm64_child();
-    let pause = Arm64Pause::start(&[Path::new("--"), child, Path::new("exit"), Path::new("7")]);
-    assert_exit!(pause.wait(), 7);
+    let mut pause = start_arm64_pause(&[Path::new("--"), child, Path::new("exit"), Path::new("7")]);
+    assert_exit!(pause.wait(SOON).expect("the arm64 pause did not exit"), 7);
 }
 
 #[test]
@@ -251,31 +158,26 @@ fn the_arm64_pause_reaps_orphans_and_forwards_sigterm() {
         Path::new("orphans"),
         Path::new(&count),
     ];
-    let mut pause = Arm64Pause::start(&args);
-    let mut line = String::new();
-    pause.stdout.read_line(&mut line).unwrap();
-    assert_eq!(line, format!("orphaned {ORPHANS}\n"));
+    let mut pause = start_arm64_pause(&args);
+    assert_eq!(pause.read_stdout_line(), format!("orphaned {ORPHANS}\n"));
     // Every orphan is pause's child now: the hand-over happened, and they wait for stdin.
-    assert_eq!(
-        pause.children().len(),
-        ORPHANS + 1,
-        "the command and the orphans"
-    );
+    let children = child_pids(pause.pid());
+    assert_eq!(children.len(), ORPHANS + 1, "the command and the orphans");
 
     // End of file ends the orphans: pause must reap all of them and keep its command.
-    drop(pause.stdin.take());
-    let reaped = wait_until(SOON, || pause.children().len() == 1);
-    assert!(reaped, "{} children left", pause.children().len());
-    let command = pause.children()[0];
+    pause.close_stdin();
+    let reaped = wait_until(SOON, || child_pids(pause.pid()).len() == 1);
+    assert!(reaped, "{} children left", child_pids(pause.pid()).len());
+    let command = child_pids(pause.pid())[0];
     let state = fs::read_to_string(format!("/proc/{command}/stat")).unwrap();
     assert!(
-        state.split(") ").nth(1).is_some_and(|s| s.starts_with('S')),
-        "the command is not sleeping: {state}"
+        state.split(") ").nth(1).is_some_and(|s| !s.starts_with('Z')),
+        "the command has exited: {state}"
     );
 
-    pause.wait_until_waiting_for_signals();
+    wait_until_in_sigtimedwait(&pause);
     pause.signal(Signal::SIGTERM);
-    let ended = pause.wait();
+    let ended = pause.wait(SOON).expect("the arm64 pause did not exit");
     // SIGTERM reached the command and ended it: 128 + 15.
     assert_exit!(ended, 143);
 }
@@ -284,38 +186,9 @@ fn the_arm64_pause_reaps_orphans_and_forwards_sigterm() {
 // The image, through skopeo, umoci and sandbox
 // ---------------------------------------------------------------------------------------------
 
-/// Builds the pause image of the workspace's amd64 and arm64 `pause` in `dir`, tagged `multi`;
-/// returns its layout and what `images` printed.
-fn build_pause_image(dir: &Path) -> (PathBuf, Run) {
-    let layout = dir.join("layout");
-    let built: Run = Command::new(sandbox_tests::images::images_bin())
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env_remove("CARGO")
-        .arg("--out")
-        .arg(&layout)
-        .args(["--tag", "multi", "--pause"])
-        .arg(pause_bin())
-        .arg("--pause")
-        .arg(format!("linux/arm64={}", arm64_pause_bin().display()))
-        .output()
-        .unwrap()
-        .into();
-    assert_exit!(built, 0);
-    (layout, built)
-}
-
 /// The digest of the `architecture` manifest of the image index in `layout`.
 fn manifest_of(layout: &Path, architecture: &str) -> String {
-    let digest = sandbox_tests::images::image_digest(layout);
-    let index: Value = serde_json::from_slice(
-        &fs::read(
-            layout
-                .join("blobs/sha256")
-                .join(digest.trim_start_matches("sha256:")),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let index = blob_json(layout, &sandbox_tests::images::image_digest(layout));
     let manifests = index["manifests"].as_array().unwrap();
     let manifest = manifests
         .iter()
@@ -327,15 +200,15 @@ fn manifest_of(layout: &Path, architecture: &str) -> String {
 #[test]
 fn sandbox_runs_the_hosts_platform_of_the_pause_image_and_stops_it_cleanly() {
     require_root();
-    let dir = ScratchDir::new("multiarch-run");
-    let (layout, _) = build_pause_image(dir.path());
+    let built = build_image();
+    let layout = &built.layout;
     let pod = Pod::create(&[]);
-    let image = format!("oci:{}:multi", layout.display());
+    let image = built.oci();
     assert_exit!(pod.try_run("infra", &["--image", &image], &[]), 0);
     let container = pod.container("infra");
     assert_eq!(
         container["oci"]["rootfs"]["image"]["digest"],
-        manifest_of(&layout, "amd64").as_str(),
+        manifest_of(layout, "amd64").as_str(),
         "{container}"
     );
 
@@ -345,9 +218,7 @@ fn sandbox_runs_the_hosts_platform_of_the_pause_image_and_stops_it_cleanly() {
     let pid = container["pid"].as_i64().unwrap() as i32;
     let pause = fs::read(pause_bin()).unwrap();
     let ready = wait_until(SOON, || {
-        let syscall = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
-        syscall.split(' ').next() == Some(RT_SIGTIMEDWAIT)
-            && fs::read(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == pause)
+        takes_its_signals(pid) && fs::read(format!("/proc/{pid}/exe")).is_ok_and(|e| e == pause)
     });
     assert!(
         ready,
@@ -369,9 +240,8 @@ fn sandbox_runs_the_hosts_platform_of_the_pause_image_and_stops_it_cleanly() {
 #[test]
 fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
     require_root();
-    let dir = ScratchDir::new("multiarch");
-    let (layout, built) = build_pause_image(dir.path());
-    let image = format!("oci:{}:multi", layout.display());
+    let built = build_image();
+    let (dir, layout, image) = (built.dir.path(), &built.layout, built.oci());
 
     let arm64 = arm64_pause_bin();
     let raw = run("skopeo", ["inspect", "--raw", image.as_str()]);
@@ -388,7 +258,7 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
         .map(|m| format!("{}/{}", m["platform"]["os"], m["platform"]["architecture"]))
         .collect();
     assert_eq!(platforms, [r#""linux"/"amd64""#, r#""linux"/"arm64""#]);
-    let manifest_of = |architecture: &str| manifest_of(&layout, architecture);
+    let manifest_of = |architecture: &str| manifest_of(layout, architecture);
     for (architecture, manifest) in [
         ("amd64", manifest_of("amd64")),
         ("arm64", manifest_of("arm64")),
@@ -403,13 +273,13 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
     }
 
     // The policy of the copy is ours, not the host's /etc/containers/policy.json.
-    let policy = dir.path().join("policy.json");
+    let policy = dir.join("policy.json");
     fs::write(
         &policy,
         r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
     )
     .unwrap();
-    let copy = dir.path().join("arm64");
+    let copy = dir.join("arm64");
     let copied = run(
         "skopeo",
         [
@@ -447,7 +317,7 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
     );
     assert_eq!(config["config"]["User"], "65535:65535");
 
-    let bundle = dir.path().join("bundle");
+    let bundle = dir.join("bundle");
     let unpacked = run(
         "umoci",
         [

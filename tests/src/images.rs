@@ -123,6 +123,13 @@ pub fn image_digest(layout: &Path) -> String {
     index["manifests"][0]["digest"].as_str().unwrap().to_owned()
 }
 
+/// The JSON blob `digest` (an index, a manifest or a config) of the image layout `layout`.
+pub fn blob_json(layout: &Path, digest: &str) -> Value {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    let path = layout.join("blobs/sha256").join(hex);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
 /// Every file under `dir`, by path relative to it, with its bytes.
 pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut files = std::collections::BTreeMap::new();

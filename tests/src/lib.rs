@@ -667,6 +667,19 @@ impl Drop for Pod {
 
 // ---- PID namespaces and orphans (used by the pause tests and the figures benchmark) ----
 
+/// Whether process `pid` has taken over its signals the way pause does: it blocks them
+/// (`SigBlk` is not 0), or it sleeps in `rt_sigtimedwait` (which clears `SigBlk` for the wait,
+/// keeping the mask in the kernel's `real_blocked`). From then on a signal sent to it is queued,
+/// not dropped; a PID 1 drops the signals it neither handles nor blocks, so signalling it any
+/// earlier would race with its start.
+pub fn takes_its_signals(pid: i32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let mask = status.lines().find_map(|line| line.strip_prefix("SigBlk:"));
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    mask.is_some_and(|mask| !mask.trim().trim_start_matches('0').is_empty())
+        || wchan.contains("sigtimedwait")
+}
+
 /// PIDs of the children of `pid` (zombies included), from `/proc/PID/task/PID/children`.
 /// Cheap even with thousands of processes on the host, unlike a scan of `/proc`: use it to poll.
 /// Empty when `pid` is gone.
@@ -690,6 +703,7 @@ pub fn comm_of(pid: i32) -> Option<String> {
 /// the init with it, and the death of a PID namespace's init kills the whole namespace.
 pub struct PidNamespace {
     unshare: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
     stdout: std::io::BufReader<std::process::ChildStdout>,
     init: i32,
 }
@@ -701,11 +715,23 @@ impl PidNamespace {
         program: impl AsRef<OsStr>,
         args: impl IntoIterator<Item = S>,
     ) -> PidNamespace {
-        let mut unshare = Command::new("unshare")
+        let mut unshare = Command::new("unshare");
+        unshare
             .args(["--pid", "--fork", "--kill-child"])
             .arg(program.as_ref())
             .args(args)
-            .stdin(std::process::Stdio::null())
+            .stdin(std::process::Stdio::null());
+        PidNamespace::spawn(unshare)
+    }
+
+    /// Starts `unshare`, a command line of `unshare --pid --fork --kill-child ...` with more
+    /// namespaces or a program that sets them up and then execs the init, as [`start`] does.
+    /// Its stdin is what `unshare` sets (a pipe: [`PidNamespace::close_stdin`]); stdout and
+    /// stderr become pipes.
+    ///
+    /// [`start`]: PidNamespace::start
+    pub fn spawn(mut unshare: Command) -> PidNamespace {
+        let mut unshare = unshare
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -721,16 +747,19 @@ impl PidNamespace {
             init.is_some()
         });
         let namespace = PidNamespace {
+            stdin: unshare.stdin.take(),
             unshare,
             stdout,
             init: init.unwrap_or(0),
         };
-        assert!(
-            started,
-            "{:?} did not start in a PID namespace",
-            program.as_ref()
-        );
+        assert!(started, "the init of a new PID namespace did not start");
         namespace
+    }
+
+    /// Closes the init's stdin, when it is a pipe: its readers (the init's children too) see
+    /// the end of file.
+    pub fn close_stdin(&mut self) {
+        drop(self.stdin.take());
     }
 
     /// The init's PID on the host.
@@ -738,20 +767,10 @@ impl PidNamespace {
         self.init
     }
 
-    /// Waits until the init has taken over its signals: it blocks them (`SigBlk` is not 0), or
-    /// it sleeps in `rt_sigtimedwait` (which clears `SigBlk` for the wait, keeping the mask in
-    /// the kernel's `real_blocked`). From then on a signal sent to it is queued, not dropped;
-    /// a PID 1 drops the signals it neither handles nor blocks, so signalling it any earlier
-    /// would race with its start.
+    /// Waits until the init has taken over its signals ([`takes_its_signals`]).
     pub fn wait_signals_blocked(&self) {
         let pid = self.init;
-        let blocked = wait_until(Duration::from_secs(10), || {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-            let mask = status.lines().find_map(|line| line.strip_prefix("SigBlk:"));
-            let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
-            mask.is_some_and(|mask| !mask.trim().trim_start_matches('0').is_empty())
-                || wchan.contains("sigtimedwait")
-        });
+        let blocked = wait_until(Duration::from_secs(10), || takes_its_signals(pid));
         assert!(blocked, "init {pid} never took over its signals");
     }
 
