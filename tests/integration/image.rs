@@ -112,6 +112,39 @@ impl Built {
     pub(crate) fn oci(&self) -> String {
         format!("oci:{}:{}", self.layout.display(), self.tag)
     }
+
+    /// A signature policy for skopeo that accepts anything, in the scratch directory, so the
+    /// tests never depend on the host's `/etc/containers/policy.json`.
+    pub(crate) fn policy(&self) -> String {
+        let policy = self.dir.path().join("policy.json");
+        fs::write(
+            &policy,
+            r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
+        )
+        .unwrap();
+        policy.display().to_string()
+    }
+
+    /// `skopeo copy` of one platform's image out of the index (`architecture`'s, or the
+    /// host's) into the layout `name` of the scratch directory, under the same tag; returns
+    /// the layout.
+    pub(crate) fn copy_platform(&self, architecture: Option<&str>, name: &str) -> PathBuf {
+        let layout = self.dir.path().join(name);
+        let mut args = vec!["--policy".to_owned(), self.policy()];
+        if let Some(architecture) = architecture {
+            args.extend(
+                ["--override-arch", architecture, "--override-os", "linux"].map(String::from),
+            );
+        }
+        args.extend([
+            "copy".to_owned(),
+            self.oci(),
+            format!("oci:{}:{}", layout.display(), self.tag),
+        ]);
+        let copied = run("skopeo", &args);
+        assert_exit!(copied, 0);
+        layout
+    }
 }
 
 /// Builds the pause image of the workspace's amd64 and arm64 `pause` with a tag unique to this
@@ -663,13 +696,7 @@ fn skopeo_inspects_and_copies_the_layout() {
     require_root();
     let image = build_image();
     let dir = image.dir.path();
-    // Our own policy, so the test does not depend on the host's /etc/containers/policy.json.
-    let policy = dir.join("policy.json");
-    fs::write(
-        &policy,
-        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-    )
-    .unwrap();
+    let policy = image.policy();
     let skopeo = |args: &[&str]| -> Run {
         let done = run("skopeo", args);
         assert_exit!(done, 0);
@@ -704,7 +731,7 @@ fn skopeo_inspects_and_copies_the_layout() {
         dir.join("copy-docker.tar").display(),
         image.reference
     );
-    let policy = policy.to_str().unwrap();
+    let policy = policy.as_str();
     // `--all` keeps the index and both platforms; a docker-archive holds one platform's image,
     // the host's.
     skopeo(&["--policy", policy, "copy", "--all", &image.oci(), &oci_copy]);
@@ -810,24 +837,7 @@ fn run_unpacked_bundle(make_runtime: fn(&Path) -> OciRuntime) {
     let runtime = make_runtime(&dir.join("runtime-state"));
     // umoci 0.4.7 has no platform choice and calls a tag that leads to two manifests
     // ambiguous: skopeo copies the host's platform's image out of the index first.
-    let policy = dir.join("policy.json");
-    fs::write(
-        &policy,
-        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-    )
-    .unwrap();
-    let host_layout = dir.join("host-platform");
-    let copied = run(
-        "skopeo",
-        [
-            "--policy",
-            policy.to_str().unwrap(),
-            "copy",
-            &image.oci(),
-            &format!("oci:{}:{}", host_layout.display(), image.tag),
-        ],
-    );
-    assert_exit!(copied, 0);
+    let host_layout = image.copy_platform(None, "host-platform");
     let bundle = dir.join("bundle");
     let unpacked = run(
         "umoci",

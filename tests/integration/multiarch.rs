@@ -24,7 +24,7 @@ use sandbox::binary::{Architecture, inspect_file};
 use sandbox_tests::images::blob_json;
 use sandbox_tests::{
     PidNamespace, Pod, arm64_pause_bin, assert_exit, child_pids, pause_bin, require_root, run,
-    takes_its_signals, unique_name, wait_until,
+    takes_its_signals, wait_until,
 };
 use serde_json::Value;
 
@@ -92,14 +92,15 @@ fn wait_until_in_sigtimedwait(pause: &PidNamespace) {
     assert!(waiting, "the arm64 pause never waited for signals");
 }
 
-/// The test command for arm64 (`tests/fixtures/foreign-child.c`), compiled once per test run.
+/// The test command for arm64 (`tests/fixtures/foreign-child.c`), compiled once per test run
+/// into the target directory.
 fn arm64_child() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/foreign-child.c");
-        let dir = std::env::temp_dir().join(unique_name("foreign-child"));
-        fs::create_dir_all(&dir).unwrap();
-        let binary = dir.join("foreign-child");
+        // Next to the test executable (target/<triple>/<profile>/deps/), replaced by each run.
+        let exe = std::env::current_exe().unwrap();
+        let binary = exe.with_file_name("foreign-child-aarch64");
         let compiled = run(
             "aarch64-linux-gnu-gcc",
             [
@@ -171,7 +172,10 @@ fn the_arm64_pause_reaps_orphans_and_forwards_sigterm() {
     let command = child_pids(pause.pid())[0];
     let state = fs::read_to_string(format!("/proc/{command}/stat")).unwrap();
     assert!(
-        state.split(") ").nth(1).is_some_and(|s| !s.starts_with('Z')),
+        state
+            .split(") ")
+            .nth(1)
+            .is_some_and(|s| !s.starts_with('Z')),
         "the command has exited: {state}"
     );
 
@@ -272,29 +276,7 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
         );
     }
 
-    // The policy of the copy is ours, not the host's /etc/containers/policy.json.
-    let policy = dir.join("policy.json");
-    fs::write(
-        &policy,
-        r#"{"default":[{"type":"insecureAcceptAnything"}]}"#,
-    )
-    .unwrap();
-    let copy = dir.join("arm64");
-    let copied = run(
-        "skopeo",
-        [
-            "--policy",
-            policy.to_str().unwrap(),
-            "--override-arch",
-            "arm64",
-            "--override-os",
-            "linux",
-            "copy",
-            image.as_str(),
-            &format!("oci:{}:arm64", copy.display()),
-        ],
-    );
-    assert_exit!(copied, 0);
+    let copy = built.copy_platform(Some("arm64"), "arm64");
     assert_eq!(
         sandbox_tests::images::image_digest(&copy),
         manifest_of("arm64"),
@@ -305,7 +287,7 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
         [
             "inspect",
             "--config",
-            &format!("oci:{}:arm64", copy.display()),
+            &format!("oci:{}:{}", copy.display(), built.tag),
         ],
     );
     assert_exit!(config, 0);
@@ -323,7 +305,7 @@ fn skopeo_picks_each_platform_and_umoci_unpacks_the_arm64_pause() {
         [
             "unpack",
             "--image",
-            &format!("{}:arm64", copy.display()),
+            &format!("{}:{}", copy.display(), built.tag),
             bundle.to_str().unwrap(),
         ],
     );
