@@ -283,6 +283,63 @@ mod tests {
 
     use super::*;
 
+    /// This test executable: a static amd64 one (the workspace builds for musl).
+    fn amd64_exe(platform: Option<&str>) -> PauseArg {
+        PauseArg {
+            platform: platform.map(|p| Platform::parse(p).unwrap()),
+            path: std::env::current_exe().unwrap(),
+        }
+    }
+
+    fn platforms(names: &[&str]) -> Vec<Platform> {
+        names
+            .iter()
+            .map(|name| Platform::parse(name).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn given_binaries_decide_the_platforms_when_none_are_named() {
+        let binaries = pause_binaries(None, &[amd64_exe(None)]).unwrap();
+        assert_eq!(binaries.len(), 1);
+        assert_eq!(binaries[0].platform.to_string(), "linux/amd64");
+        let named = pause_binaries(
+            Some(&platforms(&["linux/amd64"])),
+            &[amd64_exe(Some("linux/amd64"))],
+        );
+        assert_eq!(named.unwrap()[0].path, std::env::current_exe().unwrap());
+    }
+
+    #[test]
+    fn a_binary_must_be_of_its_platform_and_alone_on_it() {
+        let chain = |wanted: Option<&[Platform]>, given: &[PauseArg]| {
+            crate::error::Error::to_string(&pause_binaries(wanted, given).unwrap_err())
+        };
+        let exe = std::env::current_exe().unwrap().display().to_string();
+        assert_eq!(
+            chain(None, &[amd64_exe(Some("linux/arm64"))]),
+            format!("checking {exe}: it is a linux/amd64 executable, not a linux/arm64 one")
+        );
+        assert_eq!(
+            chain(None, &[amd64_exe(None), amd64_exe(Some("linux/amd64"))]),
+            format!("two pause binaries for linux/amd64: {exe} and {exe}; give one per platform")
+        );
+        assert_eq!(
+            chain(Some(&platforms(&["linux/arm64"])), &[amd64_exe(None)]),
+            format!(
+                "--pause {exe} is a linux/amd64 executable, and --platform lists only linux/arm64"
+            )
+        );
+        assert_eq!(
+            chain(
+                Some(&platforms(&["linux/riscv64", "linux/amd64"])),
+                &[amd64_exe(None)]
+            ),
+            "no pause for linux/riscv64: images builds pause for linux/amd64, linux/arm64; pass \
+             --pause linux/riscv64=PATH for another platform"
+        );
+    }
+
     #[test]
     fn this_static_test_executable_is_loaded() {
         // The workspace builds for musl, so the test executable itself is static.
