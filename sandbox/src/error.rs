@@ -225,6 +225,14 @@ pub enum Error {
         /// The reference or digest as given.
         image: String,
     },
+    /// The host lacks what an operation needs (a cgroup controller, a cgroup file system).
+    #[error("{what} is not possible on this host: {reason}")]
+    Unsupported {
+        /// What was asked for.
+        what: String,
+        /// What the host lacks.
+        reason: String,
+    },
     /// A system call failed while doing `what`.
     #[error("{what}")]
     Os {

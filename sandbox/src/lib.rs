@@ -34,6 +34,7 @@ pub mod host;
 pub mod image;
 pub mod images;
 pub mod kill;
+pub mod limits;
 pub mod pod;
 pub mod policy;
 pub mod runtime;

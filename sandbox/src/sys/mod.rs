@@ -2,6 +2,7 @@
 //! so that a recycled PID is never signalled, and a pod's namespaces. Nothing here knows what a
 //! pod or a container is for; the layers above decide.
 
+pub mod cgroup;
 pub mod mount;
 pub mod namespace;
 pub mod process;
