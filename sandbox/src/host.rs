@@ -5,7 +5,12 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
 use crate::state::Store;
+use crate::sys::cgroup::Hierarchies;
 use crate::sys::process;
+
+/// The cgroup under which pods get theirs when `create` is given no `--cgroup-parent`: at the
+/// top of every hierarchy, like the kubelet's `kubepods`.
+pub const DEFAULT_CGROUP_PARENT: &str = "sandbox";
 
 /// Where `ip netns` keeps named network namespaces.
 pub const DEFAULT_NETNS_DIR: &str = "/run/netns";
@@ -18,6 +23,7 @@ pub struct Host {
     pub(crate) netns_dir: PathBuf,
     pub(crate) boot_id: String,
     pub(crate) runtime: Option<PathBuf>,
+    cgroups: std::sync::OnceLock<Hierarchies>,
 }
 
 impl Host {
@@ -31,6 +37,7 @@ impl Host {
             netns_dir,
             boot_id: process::boot_id()?,
             runtime: None,
+            cgroups: std::sync::OnceLock::new(),
         })
     }
 
@@ -39,6 +46,15 @@ impl Host {
     pub fn with_runtime(mut self, runtime: Option<PathBuf>) -> Host {
         self.runtime = runtime;
         self
+    }
+
+    /// The host's cgroup hierarchies, read from its mount table the first time they are needed.
+    pub(crate) fn cgroups(&self) -> Result<&Hierarchies> {
+        if let Some(hierarchies) = self.cgroups.get() {
+            return Ok(hierarchies);
+        }
+        let hierarchies = Hierarchies::of_host()?;
+        Ok(self.cgroups.get_or_init(|| hierarchies))
     }
 
     /// The state root.

@@ -1,7 +1,10 @@
-//! `create`: lock → mkdir → record `creating` → clone3 `pause` into new IPC, UTS, NET (and PID)
-//! namespaces, setting the hostname and bringing `lo` up in the child → record pause's PID and
-//! start time (before the child may exec: the spawn handshake) → pin each namespace under
-//! `ns/` and the net namespace at `/run/netns/NAME` → record `running`.
+//! `create`: lock → mkdir → record `creating`, naming the pod's cgroup → make the cgroup
+//! (`<parent>/pod-<name>-<tag>` in every hierarchy, with its limits, and its `pause` leaf) →
+//! clone3 `pause` into new IPC, UTS, NET (and PID) namespaces and into the leaf's cgroup2
+//! directory (`CLONE_INTO_CGROUP`), setting the hostname and bringing `lo` up in the child →
+//! record pause's PID and start time and move it into the leaf in every v1 hierarchy (before
+//! the child may exec: the spawn handshake) → pin each namespace under `ns/` and the net
+//! namespace at `/run/netns/NAME` → record `running`.
 //!
 //! Any failure tears down what was done, in reverse, and removes the lock file. If pause itself
 //! died, the error says what it wrote on stderr. A record left in `creating` by a killed CLI
@@ -9,11 +12,12 @@
 //! a `creating` record seen under the lock is orphaned) and torn down the same way.
 
 use std::os::fd::AsFd;
+use std::path::Path;
 
 use super::{CreateOptions, PodStatus};
 use crate::error::{Context, Error, Result};
-use crate::host::Host;
-use crate::state::pod::{PodPhase, PodRecord, StopRecord};
+use crate::host::{DEFAULT_CGROUP_PARENT, Host};
+use crate::state::pod::{PAUSE_CGROUP, PodCgroup, PodPhase, PodRecord, StopRecord};
 use crate::state::{self, PodPaths};
 use crate::sys::namespace::{self, NamespaceKind, Pins};
 use crate::sys::process::{self, PidFd, ProcessRecord};
@@ -47,7 +51,7 @@ impl Host {
                     ),
                 });
             }
-            self.create_new_pod(&paths, hostname, options.share_pid)
+            self.create_new_pod(&paths, hostname, options)
         });
         match created {
             // Read back under the lock: a concurrent `rm` cannot make a create that succeeded
@@ -63,17 +67,36 @@ impl Host {
         }
     }
 
+    /// The path of the cgroup of pod `name` under `parent`. The state root's tag keeps two
+    /// roots' pods of the same name apart.
+    pub(crate) fn pod_cgroup_path(&self, parent: &Path, name: &str) -> std::path::PathBuf {
+        parent.join(format!("pod-{name}-{}", self.store.tag()))
+    }
+
     /// Makes the pod directory and starts the pod; tears everything down if that fails.
-    fn create_new_pod(&self, paths: &PodPaths, hostname: String, share_pid: bool) -> Result<()> {
+    fn create_new_pod(
+        &self,
+        paths: &PodPaths,
+        hostname: String,
+        options: &CreateOptions,
+    ) -> Result<()> {
         state::create_private_dir(paths.dir())?;
+        let parent = options
+            .cgroup_parent
+            .as_deref()
+            .unwrap_or(Path::new(DEFAULT_CGROUP_PARENT));
         let mut record = PodRecord {
             name: paths.name().to_owned(),
             hostname,
-            share_pid,
+            share_pid: options.share_pid,
             phase: PodPhase::Creating,
             pause: None,
             namespaces: Pins::new(),
             netns_path: None,
+            cgroup: Some(PodCgroup {
+                path: self.pod_cgroup_path(parent, paths.name()),
+                limits: options.limits,
+            }),
             created_at: state::now_rfc3339(),
             stopped_at: None,
             stop: StopRecord::default(),
@@ -107,7 +130,27 @@ impl Host {
             .open("/dev/null")
             .context(|| "opening /dev/null")?;
         let pause_log = state::open_log(&paths.pause_log())?;
-        let pause = Spawn::new(&self.pause, std::iter::empty::<&str>(), &[])?
+        // Made once the record names it: a teardown removes it whatever happens from here on.
+        let pause_cgroup = match &record.cgroup {
+            Some(cgroup) => {
+                let pod = self.cgroups()?.cgroup(&cgroup.path);
+                pod.create()?;
+                pod.set_limits(&cgroup.limits)?;
+                let leaf = pod.child(PAUSE_CGROUP);
+                leaf.create()?;
+                Some(leaf)
+            }
+            None => None,
+        };
+        let unified = match &pause_cgroup {
+            Some(leaf) => leaf.open_unified()?,
+            None => None,
+        };
+        let mut spawn = Spawn::new(&self.pause, std::iter::empty::<&str>(), &[])?;
+        if let Some(unified) = &unified {
+            spawn = spawn.into_cgroup(unified.as_fd());
+        }
+        let pause = spawn
             .new_namespaces(NamespaceKind::flags_of(&kinds))
             .hostname(&record.hostname)?
             .loopback_up()
@@ -122,7 +165,11 @@ impl Host {
             // on; if we die before, it exits without running.
             .spawn_recorded(|pause| {
                 record.pause = ProcessRecord::of(pause.pid(), &self.boot_id);
-                state::pod::save(paths, record)
+                state::pod::save(paths, record)?;
+                match &pause_cgroup {
+                    Some(leaf) => leaf.attach_legacy(pause.pid()),
+                    None => Ok(()),
+                }
             })
             .map_err(|e| e.within(&format!("starting pause for sandbox {:?}", record.name)))?;
         log::debug!("sandbox {:?}: pause is pid {}", record.name, pause.pid());

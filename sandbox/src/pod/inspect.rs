@@ -72,6 +72,10 @@ impl Host {
             reason,
             containers,
             execs,
+            cgroup: record.cgroup.as_ref().map(|cgroup| super::CgroupStatus {
+                path: format!("/{}", cgroup.path.display()),
+                limits: cgroup.limits,
+            }),
         })
     }
 

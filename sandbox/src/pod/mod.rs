@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::container::ContainerStatus;
 use crate::error::Result;
+use crate::limits::Limits;
 use crate::state::PodPaths;
 use crate::sys::namespace::{NamespaceKind, Pin};
 use crate::sys::process::PidFd;
@@ -30,6 +31,11 @@ pub struct CreateOptions {
     pub hostname: Option<String>,
     /// Give the pod a PID namespace of its own, with pause as PID 1.
     pub share_pid: bool,
+    /// Limits of the pod as a whole (its cgroup's).
+    pub limits: Limits,
+    /// The cgroup (a path below every hierarchy's root) the pod's goes under; `sandbox` when
+    /// not given.
+    pub cgroup_parent: Option<PathBuf>,
 }
 
 /// A running `exec` session: its launcher, and the record that names it.
@@ -125,6 +131,17 @@ pub struct PodStatus {
     pub containers: Vec<ContainerStatus>,
     /// The `exec` sessions running in it.
     pub execs: Vec<ExecStatus>,
+    /// Its cgroup: where, and the limits on it.
+    pub cgroup: Option<CgroupStatus>,
+}
+
+/// A cgroup as `inspect` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupStatus {
+    /// Its path in every hierarchy, from the hierarchy's root (`/sandbox/pod-web-1a2b3c4d`).
+    pub path: String,
+    /// The limits set on it.
+    pub limits: Limits,
 }
 
 impl PodStatus {
@@ -141,6 +158,7 @@ impl PodStatus {
             netns: None,
             reason: Some(crate::error_chain(error)),
             containers: Vec::new(),
+            cgroup: None,
             execs: Vec::new(),
         }
     }

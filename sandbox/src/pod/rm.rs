@@ -8,10 +8,13 @@
 //! if it holds the pod's network namespace (same inode). A symlinked pod directory is refused,
 //! even with `--force`: nothing under the state root is followed.
 
+use std::path::Path;
+
 use crate::container::Container;
 use crate::error::{Error, Result};
-use crate::host::Host;
+use crate::host::{DEFAULT_CGROUP_PARENT, Host};
 use crate::kill;
+use crate::policy::stop::KILL_WAIT;
 use crate::runtime::{self, oci};
 use crate::state::pod::{PodPhase, PodRecord};
 use crate::state::{self, PodPaths, exec};
@@ -105,6 +108,7 @@ impl Host {
             format!("killing the processes of sandbox {name:?}")
         })?;
         self.kill_namespace_members(paths)?;
+        self.remove_pod_cgroup(paths, record)?;
         // What runtimes hold besides processes (runtime state, root file system mounts), then
         // the pod's /dev/shm: the directory cannot go while something is mounted in it.
         for container in &containers {
@@ -117,6 +121,32 @@ impl Host {
             namespace::unpin(&paths.namespace(kind))?;
         }
         state::remove_dir_last(paths.dir(), state::STATE_FILE)
+    }
+
+    /// Empties and removes the pod's cgroup. Whatever is still in it (a process that left the
+    /// pod's namespaces but not its cgroup) is killed all at once first (`cgroup.kill`). A
+    /// record that names no cgroup (a corrupt one stood in for, or one from before pods had
+    /// cgroups) means the default place.
+    fn remove_pod_cgroup(&self, paths: &PodPaths, record: &PodRecord) -> Result<()> {
+        let path = match &record.cgroup {
+            Some(cgroup) => cgroup.path.clone(),
+            None => self.pod_cgroup_path(Path::new(DEFAULT_CGROUP_PARENT), paths.name()),
+        };
+        let cgroup = self.cgroups()?.cgroup(&path);
+        if !cgroup.processes()?.is_empty() {
+            cgroup.kill()?;
+            if !cgroup.wait_empty(KILL_WAIT)? {
+                return Err(Error::Survived {
+                    what: format!(
+                        "killing what is left in the cgroup of sandbox {:?}",
+                        paths.name()
+                    ),
+                    pids: cgroup.processes()?,
+                    timeout: KILL_WAIT,
+                });
+            }
+        }
+        cgroup.remove()
     }
 
     /// SIGKILLs every process still in one of the pod's pinned namespaces: those no record

@@ -20,7 +20,7 @@ pub(crate) use layout::STATE_FILE;
 pub use layout::{ContainerPaths, PodPaths};
 pub use lock::PodLock;
 pub(crate) use root::sweep_temporary_records;
-pub use root::{DEFAULT_ROOT, Store};
+pub use root::{DEFAULT_ROOT, Store, root_tag};
 
 #[cfg(test)]
 pub(crate) use file::scratch;

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::file::{check_real_dir, read_json, write_json};
 use super::layout::PodPaths;
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 use crate::policy::stop::{ContainerReport, ExecReport, OthersReport};
 use crate::sys::namespace::{self, JOIN_ORDER, NamespaceKind, Pins};
 use crate::sys::process::ProcessRecord;
@@ -70,6 +71,22 @@ pub struct StopRecord {
     pub other_processes: OthersReport,
 }
 
+/// A pod's cgroup: `<parent>/pod-<name>-<root tag>` in every hierarchy, with pause in its
+/// leaf [`PAUSE_CGROUP`] (on cgroup v2 a cgroup that gives controllers to its children holds
+/// no process itself).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodCgroup {
+    /// Its path below every hierarchy's root.
+    pub path: PathBuf,
+    /// The limits set on it.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// The name of pause's cgroup below the pod's. Containers' are `ctr-<name>`, so no container
+/// name can take it.
+pub const PAUSE_CGROUP: &str = "pause";
+
 /// The pod record.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PodRecord {
@@ -87,6 +104,10 @@ pub struct PodRecord {
     pub namespaces: Pins,
     /// The `ip netns` pin of the net namespace, once claimed.
     pub netns_path: Option<PathBuf>,
+    /// Its cgroup, recorded before it is made (so a teardown always finds it); `None` in the
+    /// records of pods made before pods had cgroups.
+    #[serde(default)]
+    pub cgroup: Option<PodCgroup>,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
     /// When it was stopped.
@@ -211,6 +232,7 @@ pub fn stand_in(name: &str) -> PodRecord {
         pause: None,
         namespaces: Pins::new(),
         netns_path: None,
+        cgroup: None,
         created_at: String::new(),
         stopped_at: None,
         stop: StopRecord::default(),

@@ -23,6 +23,13 @@ pub struct Store {
     root: PathBuf,
 }
 
+/// See [`Store::tag`].
+pub fn root_tag(root: &Path) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(root.as_os_str().as_encoded_bytes());
+    hash[..4].iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 impl Store {
     /// Opens the state root, creating it (mode 0700) if needed. Refuses a root with a symlink
     /// in its path, or one that is not a directory, not owned by us, or writable by others.
@@ -53,6 +60,12 @@ impl Store {
     /// The root directory (absolute).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// 8 hex digits of the root's path hashed: what host-wide names derived from a pod's
+    /// (runtime container IDs, cgroups) add, so that two state roots never share one.
+    pub fn tag(&self) -> String {
+        root_tag(&self.root)
     }
 
     /// The paths of pod `name`, after checking the name.

@@ -363,20 +363,63 @@ impl Cgroup<'_> {
         Ok(pids)
     }
 
-    /// Kills everything in it and below it at once with `cgroup.kill` (no process can fork
-    /// away from it); `false` where the kernel has no `cgroup.kill` (before 5.14, or no cgroup2
-    /// tree), leaving it to the caller.
+    /// Kills everything in it and below it so that no process can fork away: at once with
+    /// `cgroup.kill` (Linux 5.14, cgroup2 tree), else by freezing it in the v1 freezer,
+    /// SIGKILLing every member and thawing it. `false` when the host has neither.
     pub fn kill(&self) -> Result<bool> {
-        let Some(dir) = self.unified_dir() else {
+        if let Some(dir) = self.unified_dir() {
+            let kill = dir.join("cgroup.kill");
+            match std::fs::write(&kill, "1") {
+                Ok(()) => return Ok(true),
+                // Gone: nothing left to kill.
+                Err(e) if e.kind() == ErrorKind::NotFound && !dir.exists() => return Ok(true),
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(e)
+                        .context(|| format!("killing the processes of {}", kill.display()));
+                }
+            }
+        }
+        self.freeze_and_kill()
+    }
+
+    /// The v1 way to kill a cgroup's processes without a race: freeze it (a frozen process
+    /// cannot fork), SIGKILL each member (delivered once thawed), thaw it.
+    fn freeze_and_kill(&self) -> Result<bool> {
+        let Some(freezer) = self.hierarchies.legacy_of("freezer") else {
             return Ok(false);
         };
-        let kill = dir.join("cgroup.kill");
-        match std::fs::write(&kill, "1") {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::NotFound && dir.exists() => Ok(false),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
-            Err(e) => Err(e).context(|| format!("killing the processes of {}", kill.display())),
+        let state = freezer.mount.join(&self.path).join("freezer.state");
+        if !state.exists() {
+            return Ok(true);
         }
+        write_control(&state, "FROZEN")?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = std::fs::read_to_string(&state)
+                .context(|| format!("reading {}", state.display()))?;
+            if now.trim() == "FROZEN" || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut pids = Vec::new();
+        let mut pending = vec![freezer.mount.join(&self.path)];
+        while let Some(dir) = pending.pop() {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs"))
+                .context(|| format!("reading {}/cgroup.procs", dir.display()))?;
+            pids.extend(procs.lines().filter_map(|line| line.parse::<i32>().ok()));
+            pending.extend(subdirectories(&dir)?);
+        }
+        for pid in pids {
+            // A member that is gone already is fine.
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        write_control(&state, "THAWED")?;
+        Ok(true)
     }
 
     /// Waits up to `timeout` until nothing is left in it or below it, woken by `cgroup.events`
@@ -679,5 +722,42 @@ mod tests {
             );
         }
         parent.remove().unwrap(); // again: nothing to do
+    }
+
+    /// The v1 fallback, on this host's freezer hierarchy: a frozen cgroup's members are killed
+    /// once thawed.
+    #[test]
+    fn the_freezer_kills_without_a_cgroup2_tree() {
+        assert!(
+            nix::unistd::geteuid().is_root(),
+            "needs root: run as root (CI does)"
+        );
+        let host = Hierarchies::of_host().unwrap();
+        if host.legacy_of("freezer").is_none() {
+            return; // a cgroup v2 host: cgroup.kill is the only way, tested above
+        }
+        let legacy_only = Hierarchies {
+            unified: None,
+            legacy: host.legacy.clone(),
+        };
+        let cgroup = legacy_only.cgroup(Path::new(&format!(
+            "sandbox-freezer-{}",
+            std::process::id()
+        )));
+        cgroup.create().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        cgroup.attach(child.id() as i32).unwrap();
+        assert_eq!(cgroup.processes().unwrap(), [child.id() as i32]);
+        assert!(cgroup.kill().unwrap());
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        assert!(cgroup.wait_empty(Duration::from_secs(10)).unwrap());
+        cgroup.remove().unwrap();
     }
 }

@@ -58,6 +58,7 @@ pub(crate) struct Spawn<'a> {
     stdio: [Option<BorrowedFd<'a>>; 3],
     pass_fd: Option<RawFd>,
     program_fd: Option<RawFd>,
+    cgroup: Option<BorrowedFd<'a>>,
 }
 
 /// The steps of the child, reported back when one fails.
@@ -153,6 +154,7 @@ impl<'a> Spawn<'a> {
             stdio: [None, None, None],
             pass_fd: None,
             program_fd: None,
+            cgroup: None,
         })
     }
 
@@ -213,6 +215,13 @@ impl<'a> Spawn<'a> {
         self
     }
 
+    /// Starts the child in the cgroup2 directory `cgroup` (`CLONE_INTO_CGROUP`): it is born
+    /// there, so nothing it does can happen outside it.
+    pub fn into_cgroup(mut self, cgroup: BorrowedFd<'a>) -> Self {
+        self.cgroup = Some(cgroup);
+        self
+    }
+
     /// Forks, calls `record` with the child (which waits before exec), then lets it exec.
     /// `record` is where the caller writes the child's identity to disk, so that whoever
     /// finds the state later can find the process; if `record` fails, or this process dies
@@ -230,7 +239,7 @@ impl<'a> Spawn<'a> {
         let (error_read, error_write) = pipe("error")?;
         let (go_read, go_write) = pipe("go")?;
         let mut pidfd: RawFd = -1;
-        let mut args = clone_args(self.new_namespaces, &mut pidfd);
+        let mut args = clone_args(self.new_namespaces, &mut pidfd, self.cgroup);
         let blocked = BlockedSignals::block_all().map_err(|source| Error::Os {
             what: "blocking signals before forking".to_owned(),
             source,
@@ -254,8 +263,14 @@ impl<'a> Spawn<'a> {
         }
         let pid = Errno::result(res).map_err(|source| Error::Os {
             what: format!(
-                "forking {:?} (clone3 with {:?})",
-                self.program, self.new_namespaces
+                "forking {:?} (clone3 with {:?}{})",
+                self.program,
+                self.new_namespaces,
+                if self.cgroup.is_some() {
+                    ", into its cgroup"
+                } else {
+                    ""
+                }
             ),
             source,
         })?;
@@ -382,13 +397,25 @@ fn null_terminated(strings: &[CString]) -> Vec<*const c_char> {
         .collect()
 }
 
-fn clone_args(namespaces: CloneFlags, pidfd: &mut RawFd) -> libc::clone_args {
+/// `CLONE_INTO_CGROUP` of `include/uapi/linux/sched.h` (Linux 5.7): the `libc` crate defines it
+/// for glibc targets only.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+fn clone_args(
+    namespaces: CloneFlags,
+    pidfd: &mut RawFd,
+    cgroup: Option<BorrowedFd<'_>>,
+) -> libc::clone_args {
     // SAFETY: clone_args is a plain C struct of integers for which all-zero is the documented
     // "no option" value.
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
     args.flags = namespaces.bits() as u64 | libc::CLONE_PIDFD as u64;
     args.pidfd = pidfd as *mut RawFd as u64;
     args.exit_signal = libc::SIGCHLD as u64;
+    if let Some(cgroup) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cgroup.as_raw_fd() as u64;
+    }
     args
 }
 

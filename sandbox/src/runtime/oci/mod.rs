@@ -179,9 +179,7 @@ fn runtime_environment() -> Vec<(String, String)> {
 /// ID; and runc and crun name the container's cgroup after its ID (`/ID` in every hierarchy),
 /// so two state roots with the same pod and container names must not share one either.
 pub fn container_id(state_root: &Path, pod: &str, container: &str) -> String {
-    use sha2::Digest;
-    let hash = sha2::Sha256::digest(state_root.as_os_str().as_encoded_bytes());
-    let tag: String = hash[..4].iter().map(|byte| format!("{byte:02x}")).collect();
+    let tag = crate::state::root_tag(state_root);
     format!("{pod}+{container}+{tag}")
 }
 
