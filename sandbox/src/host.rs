@@ -23,6 +23,7 @@ pub struct Host {
     pub(crate) netns_dir: PathBuf,
     pub(crate) boot_id: String,
     pub(crate) runtime: Option<PathBuf>,
+    pub(crate) cgroup_parent: PathBuf,
     cgroups: std::sync::OnceLock<Hierarchies>,
 }
 
@@ -37,6 +38,7 @@ impl Host {
             netns_dir,
             boot_id: process::boot_id()?,
             runtime: None,
+            cgroup_parent: PathBuf::from(DEFAULT_CGROUP_PARENT),
             cgroups: std::sync::OnceLock::new(),
         })
     }
@@ -45,6 +47,16 @@ impl Host {
     /// name looked up in PATH); without one, the first of runc and crun in PATH.
     pub fn with_runtime(mut self, runtime: Option<PathBuf>) -> Host {
         self.runtime = runtime;
+        self
+    }
+
+    /// Sets the cgroup new pods' cgroups go under unless `create` names one (checked with
+    /// `sys::cgroup::check_path`), and where `rm --force` looks for the cgroup of a pod whose
+    /// record is unreadable; `None` keeps [`DEFAULT_CGROUP_PARENT`].
+    pub fn with_cgroup_parent(mut self, parent: Option<PathBuf>) -> Host {
+        if let Some(parent) = parent {
+            self.cgroup_parent = parent;
+        }
         self
     }
 

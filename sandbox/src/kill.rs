@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::policy::stop::KILL_WAIT;
+use crate::sys::cgroup::Cgroup;
 use crate::sys::process::{self, PidFd, ProcessRecord};
 
 /// Sends SIGKILL to each of `pidfds` and waits until every one has exited. `what` names the
@@ -42,4 +43,21 @@ pub fn kill_recorded(
     }
     kill_and_wait(&pidfds, what)?;
     Ok(pidfds.len())
+}
+
+/// Kills everything left in `cgroup` and below it, all at once so that nothing forks away
+/// (`cgroup.kill`, or freeze-kill-thaw), waits for `cgroup.events` to say it is empty, then
+/// removes it. A cgroup that is empty or gone is only removed. `what` names it in the error.
+pub fn kill_cgroup_and_remove(cgroup: &Cgroup<'_>, what: impl FnOnce() -> String) -> Result<()> {
+    if !cgroup.processes()?.is_empty() {
+        cgroup.kill()?;
+        if !cgroup.wait_empty(KILL_WAIT)? {
+            return Err(Error::Survived {
+                what: what(),
+                pids: cgroup.processes()?,
+                timeout: KILL_WAIT,
+            });
+        }
+    }
+    cgroup.remove()
 }

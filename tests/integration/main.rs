@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cgroups;
 mod control;
 mod faults;
 mod image;

@@ -659,6 +659,15 @@ impl Drop for Pod {
             let _ = std::fs::remove_dir_all(self.dir());
             problems.push(format!("{} left behind", self.dir().display()));
         }
+        let cgroups = pod_cgroups(&self.name, "sandbox");
+        for cgroup in &cgroups {
+            for dir in cgroup_tree(cgroup).into_iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        if !cgroups.is_empty() {
+            problems.push(format!("cgroups left: {cgroups:?}"));
+        }
         if !problems.is_empty() && !std::thread::panicking() {
             panic!("pod {} was not cleaned up: {problems:#?}", self.name);
         }
@@ -952,6 +961,7 @@ fn orphan_helper(namespace: std::os::fd::BorrowedFd, pipes: OrphanPipes, count: 
 /// namespaces): only root can move a process out. On drop, everything in it is killed.
 pub struct Cgroup {
     path: PathBuf,
+    name: String,
 }
 
 impl Cgroup {
@@ -970,9 +980,16 @@ impl Cgroup {
                 Some(PathBuf::from(mount.split(' ').nth(4)?))
             })
             .expect("a cgroup2 file system mounted somewhere (for tracking processes)");
-        let path = mount.join(unique_name("sandbox-test"));
+        let name = unique_name("sandbox-test");
+        let path = mount.join(&name);
         std::fs::create_dir(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
-        Cgroup { path }
+        Cgroup { path, name }
+    }
+
+    /// Its path from the root of the hierarchy: what `SANDBOX_CGROUP_PARENT` takes, so that the
+    /// pods' cgroups, and with them every process of the pods, are below it.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Makes `cmd` start in this cgroup (it moves itself there before exec).
@@ -1003,11 +1020,16 @@ impl Cgroup {
 
     /// The processes in it.
     pub fn pids(&self) -> Vec<i32> {
-        std::fs::read_to_string(self.path.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .map(|pid| pid.parse().unwrap())
-            .collect()
+        let mut pids = Vec::new();
+        for dir in cgroup_tree(&self.path) {
+            pids.extend(
+                std::fs::read_to_string(dir.join("cgroup.procs"))
+                    .unwrap_or_default()
+                    .lines()
+                    .map(|pid| pid.parse::<i32>().unwrap()),
+            );
+        }
+        pids
     }
 
     /// Waits until no process is left in it.
@@ -1025,8 +1047,69 @@ impl Cgroup {
 impl Drop for Cgroup {
     fn drop(&mut self) {
         self.kill_all();
-        let _ = std::fs::remove_dir(&self.path);
+        // The pods' cgroups below it (and their twins in the v1 hierarchies) are sandbox's to
+        // remove; whatever a failed test left goes too, deepest first.
+        for root in cgroup_roots() {
+            for dir in cgroup_tree(&root.join(&self.name)).into_iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
     }
+}
+
+/// The root of every cgroup hierarchy mounted (cgroup2 and v1).
+pub fn cgroup_roots() -> Vec<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (mount, fs) = line.split_once(" - ")?;
+            let fields: Vec<&str> = mount.split(' ').collect();
+            let is_cgroup = matches!(fs.split(' ').next()?, "cgroup" | "cgroup2");
+            let mount = PathBuf::from(fields.get(4)?);
+            (is_cgroup && fields.get(3) == Some(&"/")).then_some(mount)
+        })
+        .collect()
+}
+
+/// `dir` and the cgroups below it, parents before children; empty if `dir` is not there.
+pub fn cgroup_tree(dir: &Path) -> Vec<PathBuf> {
+    let mut tree = Vec::new();
+    if !dir.is_dir() {
+        return tree;
+    }
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            pending.extend(
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir()),
+            );
+        }
+        tree.push(dir);
+    }
+    tree
+}
+
+/// The cgroup directories of pod `pod` (`pod-POD-TAG` under the default parent `sandbox`, or
+/// under `parent`) in every hierarchy: what `rm` must have removed.
+pub fn pod_cgroups(pod: &str, parent: &str) -> Vec<PathBuf> {
+    let prefix = format!("pod-{pod}-");
+    let mut found = Vec::new();
+    for root in cgroup_roots() {
+        let Ok(entries) = std::fs::read_dir(root.join(parent)) else {
+            continue;
+        };
+        found.extend(
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .map(|e| e.path()),
+        );
+    }
+    found
 }
 
 /// A private state root whose `sandbox` commands all run in one [`Cgroup`]. On drop, each pod
@@ -1059,10 +1142,12 @@ impl Tracked {
         name
     }
 
-    /// `sandbox --root ROOT ARGS...`, in the cgroup.
+    /// `sandbox --root ROOT ARGS...`, in the cgroup, which is also the parent of the pods'
+    /// cgroups (`SANDBOX_CGROUP_PARENT`): every process of the pods is below it.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = sandbox_command(self.root.path());
-        cmd.args(args);
+        cmd.args(args)
+            .env("SANDBOX_CGROUP_PARENT", self.cgroup.name());
         self.cgroup.enter(&mut cmd);
         cmd
     }
@@ -1145,6 +1230,10 @@ impl Tracked {
         let mounts = mounts_under(self.root.path());
         if !mounts.is_empty() {
             problems.push(format!("left mounted: {mounts:?}"));
+        }
+        let cgroups = pod_cgroups(name, self.cgroup.name());
+        if !cgroups.is_empty() {
+            problems.push(format!("cgroups left: {cgroups:?}"));
         }
         let netns = Path::new("/run/netns").join(name);
         if is_mounted(&netns) || netns.exists() {

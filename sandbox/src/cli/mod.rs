@@ -41,6 +41,18 @@ pub struct Cli {
     #[arg(long, global = true, env = "SANDBOX_RUNTIME", value_name = "PATH")]
     pub runtime: Option<PathBuf>,
 
+    /// Cgroup that new pods' cgroups (pod-NAME-TAG) go under, as a path from the root of every
+    /// cgroup hierarchy, such as kubepods/burstable; made if missing. `rm --force` of a pod
+    /// whose record is unreadable looks for its cgroup there [default: sandbox]
+    #[arg(
+        long,
+        global = true,
+        env = "SANDBOX_CGROUP_PARENT",
+        value_name = "PATH",
+        value_parser = sandbox::sys::cgroup::check_path
+    )]
+    pub cgroup_parent: Option<PathBuf>,
+
     /// Log what is done to the kernel on stderr (-v: debug, -vv: trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -85,7 +97,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<u8> {
     let pause = sandbox::host::locate_pause(cli.pause)?;
     let host = Host::new(cli.root, pause, sandbox::host::DEFAULT_NETNS_DIR.into())?
-        .with_runtime(cli.runtime);
+        .with_runtime(cli.runtime)
+        .with_cgroup_parent(cli.cgroup_parent);
     match cli.command {
         Command::Create(args) => create::run(&host, args),
         Command::Inspect(args) => inspect::run(&host, args),
@@ -102,6 +115,32 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 /// How a command runs inside a pod (shared by `exec` and `run`).
+/// Resource limits, of a pod (`create`) or of a container (`run`): its cgroup's.
+#[derive(Debug, Default, clap::Args)]
+pub struct LimitArgs {
+    /// Memory limit: bytes with k, m or g (binary, as with docker) or Ki, Mi, Gi; at least 6m.
+    /// A container that goes over it is killed by the kernel (137, reason OOMKilled)
+    #[arg(long, value_name = "SIZE", value_parser = sandbox::limits::parse_memory)]
+    pub memory: Option<u64>,
+    /// CPU limit, in CPUs (1.5 is a CFS quota of 150 ms per 100 ms period) or millicores (1500m)
+    #[arg(long, value_name = "N", value_parser = sandbox::limits::parse_cpus)]
+    pub cpus: Option<u64>,
+    /// Most processes and threads at once
+    #[arg(long, value_name = "N", value_parser = sandbox::limits::parse_pids)]
+    pub pids_limit: Option<u64>,
+}
+
+impl LimitArgs {
+    /// The limits given.
+    pub fn limits(&self) -> sandbox::limits::Limits {
+        sandbox::limits::Limits {
+            memory_bytes: self.memory,
+            millicpus: self.cpus,
+            pids: self.pids_limit,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Process {
     /// Set an environment variable (KEY=VALUE, or KEY to pass on this shell's value).

@@ -42,6 +42,9 @@ pub struct Args {
     pub stop_signal: Option<String>,
     #[command(flatten)]
     pub process: super::Process,
+    /// Limits of the container (its cgroup, below its pod's).
+    #[command(flatten)]
+    pub limits: super::LimitArgs,
 }
 
 pub fn run(host: &Host, args: Args) -> Result<u8> {
@@ -78,6 +81,7 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
             command: args.process.into_spec()?,
             stop_signal,
             oci,
+            limits: args.limits.limits(),
         },
     )?;
     println!("{}", status.name);

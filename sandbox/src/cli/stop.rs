@@ -65,6 +65,12 @@ fn print_report(report: &StopReport) {
             container.ended.to_string(),
             container.elapsed_ms,
         );
+        if let Some(reason) = &container.reason {
+            println!(
+                "{:name_width$}  ({reason}: the kernel's OOM killer ended it)",
+                ""
+            );
+        }
         if let Some(note) = &container.note {
             println!("{:name_width$}  ({note})", "");
         }

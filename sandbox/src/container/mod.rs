@@ -33,6 +33,8 @@ pub struct RunOptions {
     /// What makes it an OCI container (its own root file system, mount and PID namespaces);
     /// none for a process of the host joined to the pod's namespaces.
     pub oci: Option<OciOptions>,
+    /// Its limits (its cgroup's, below the pod's).
+    pub limits: crate::limits::Limits,
 }
 
 /// The options of an OCI container.
@@ -54,6 +56,9 @@ pub enum RootfsOption {
     /// A directory of the host.
     Directory(std::path::PathBuf),
 }
+
+/// The reason of a container the kernel's OOM killer ended, as Kubernetes names it.
+pub const OOM_KILLED: &str = "OOMKilled";
 
 /// What a container is doing, as `inspect` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,7 +257,45 @@ impl Host {
         let abandoned = creating && !self.store.is_locked(pod.name())?;
         Ok(containers
             .iter()
-            .map(|c| c.status(&self.boot_id, abandoned))
+            .map(|c| self.container_status(c, abandoned))
             .collect())
+    }
+
+    /// A container's status, with `reason: OOMKilled` when the kernel's OOM killer ended it.
+    pub(crate) fn container_status(
+        &self,
+        container: &Container,
+        abandoned: bool,
+    ) -> ContainerStatus {
+        let mut status = container.status(&self.boot_id, abandoned);
+        if status.reason.is_none() && self.oom_killed(container) {
+            status.reason = Some(OOM_KILLED.to_owned());
+        }
+        status
+    }
+
+    /// Whether the container died of SIGKILL and its cgroup counted an OOM kill: the kernel
+    /// killed it for going over its memory limit (as the kubelet decides `OOMKilled`).
+    pub(crate) fn oom_killed(&self, container: &Container) -> bool {
+        let killed = container
+            .exit
+            .is_some_and(|e| e.signal == Some(libc::SIGKILL));
+        let Some(cgroup) = container.record.cgroup.as_ref().filter(|_| killed) else {
+            return false;
+        };
+        match self
+            .cgroups()
+            .and_then(|h| h.cgroup(&cgroup.path).oom_kills())
+        {
+            Ok(count) => count > 0,
+            Err(error) => {
+                log::debug!(
+                    "reading the OOM kills of {:?}: {}",
+                    container.record.name,
+                    crate::error_chain(&error)
+                );
+                false
+            }
+        }
     }
 }

@@ -32,6 +32,17 @@ impl Host {
             kill::kill_recorded(&monitor.session_members(), &self.boot_id, what)?;
         }
         runtime::of(container.record.runtime).release(&container.record, &container.paths)?;
+        // What its processes left behind in its cgroup (a daemon that double-forked away from
+        // the monitor's session), and the cgroup itself.
+        if let Some(cgroup) = &container.record.cgroup {
+            let cgroup = self.cgroups()?.cgroup(&cgroup.path);
+            kill::kill_cgroup_and_remove(&cgroup, || {
+                format!(
+                    "killing what is left in the cgroup of container {:?}",
+                    container.record.name
+                )
+            })?;
+        }
         state::remove_dir_last(container.paths.dir(), state::STATE_FILE)
     }
 

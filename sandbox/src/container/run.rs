@@ -102,6 +102,19 @@ impl Host {
             process: None,
             pid: None,
             started_at: None,
+            cgroup: match &pod_record.cgroup {
+                Some(pod_cgroup) => Some(pod_cgroup.container(&options.name, options.limits)),
+                None if options.limits.is_empty() => None,
+                None => {
+                    return Err(Error::Unsupported {
+                        what: format!("limits for container {:?}", options.name),
+                        reason: format!(
+                            "sandbox {pod:?} has no cgroup (it was created before pods had \
+                             cgroups); create it again"
+                        ),
+                    });
+                }
+            },
         };
         let save = |record: &ContainerRecord| state::write_json(&paths.state(), record);
         let launch = Launch {
@@ -137,7 +150,7 @@ impl Host {
             }
             return Err(error);
         }
-        Ok(Container::load(&pod_paths, &options.name)?.status(&self.boot_id, false))
+        Ok(self.container_status(&Container::load(&pod_paths, &options.name)?, false))
     }
 
     /// Pulls an image into the store (unpacked once per layer).

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::Container;
+use super::{Container, OOM_KILLED};
 use crate::error::Result;
 use crate::exit;
 use crate::host::Host;
@@ -157,6 +157,7 @@ impl Host {
                         exit::signal_name(container.record.stop_signal)
                     )
                 }),
+                reason: self.oom_killed(container).then(|| OOM_KILLED.to_owned()),
             });
         }
         Ok(reports.into_iter().flatten().collect())

@@ -16,8 +16,8 @@ use std::path::Path;
 
 use super::{CreateOptions, PodStatus};
 use crate::error::{Context, Error, Result};
-use crate::host::{DEFAULT_CGROUP_PARENT, Host};
-use crate::state::pod::{PAUSE_CGROUP, PodCgroup, PodPhase, PodRecord, StopRecord};
+use crate::host::Host;
+use crate::state::pod::{CgroupRecord, PAUSE_CGROUP, PodPhase, PodRecord, StopRecord};
 use crate::state::{self, PodPaths};
 use crate::sys::namespace::{self, NamespaceKind, Pins};
 use crate::sys::process::{self, PidFd, ProcessRecord};
@@ -84,7 +84,7 @@ impl Host {
         let parent = options
             .cgroup_parent
             .as_deref()
-            .unwrap_or(Path::new(DEFAULT_CGROUP_PARENT));
+            .unwrap_or(&self.cgroup_parent);
         let mut record = PodRecord {
             name: paths.name().to_owned(),
             hostname,
@@ -93,7 +93,7 @@ impl Host {
             pause: None,
             namespaces: Pins::new(),
             netns_path: None,
-            cgroup: Some(PodCgroup {
+            cgroup: Some(CgroupRecord {
                 path: self.pod_cgroup_path(parent, paths.name()),
                 limits: options.limits,
             }),

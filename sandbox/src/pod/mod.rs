@@ -33,8 +33,8 @@ pub struct CreateOptions {
     pub share_pid: bool,
     /// Limits of the pod as a whole (its cgroup's).
     pub limits: Limits,
-    /// The cgroup (a path below every hierarchy's root) the pod's goes under; `sandbox` when
-    /// not given.
+    /// The cgroup (a path below every hierarchy's root) the pod's goes under; the host's
+    /// (`Host::with_cgroup_parent`, `sandbox` by default) when not given.
     pub cgroup_parent: Option<PathBuf>,
 }
 

@@ -8,13 +8,10 @@
 //! if it holds the pod's network namespace (same inode). A symlinked pod directory is refused,
 //! even with `--force`: nothing under the state root is followed.
 
-use std::path::Path;
-
 use crate::container::Container;
 use crate::error::{Error, Result};
-use crate::host::{DEFAULT_CGROUP_PARENT, Host};
+use crate::host::Host;
 use crate::kill;
-use crate::policy::stop::KILL_WAIT;
 use crate::runtime::{self, oci};
 use crate::state::pod::{PodPhase, PodRecord};
 use crate::state::{self, PodPaths, exec};
@@ -126,27 +123,19 @@ impl Host {
     /// Empties and removes the pod's cgroup. Whatever is still in it (a process that left the
     /// pod's namespaces but not its cgroup) is killed all at once first (`cgroup.kill`). A
     /// record that names no cgroup (a corrupt one stood in for, or one from before pods had
-    /// cgroups) means the default place.
+    /// cgroups) means the place new pods get theirs (`--cgroup-parent`).
     fn remove_pod_cgroup(&self, paths: &PodPaths, record: &PodRecord) -> Result<()> {
         let path = match &record.cgroup {
             Some(cgroup) => cgroup.path.clone(),
-            None => self.pod_cgroup_path(Path::new(DEFAULT_CGROUP_PARENT), paths.name()),
+            None => self.pod_cgroup_path(&self.cgroup_parent, paths.name()),
         };
         let cgroup = self.cgroups()?.cgroup(&path);
-        if !cgroup.processes()?.is_empty() {
-            cgroup.kill()?;
-            if !cgroup.wait_empty(KILL_WAIT)? {
-                return Err(Error::Survived {
-                    what: format!(
-                        "killing what is left in the cgroup of sandbox {:?}",
-                        paths.name()
-                    ),
-                    pids: cgroup.processes()?,
-                    timeout: KILL_WAIT,
-                });
-            }
-        }
-        cgroup.remove()
+        kill::kill_cgroup_and_remove(&cgroup, || {
+            format!(
+                "killing what is left in the cgroup of sandbox {:?}",
+                paths.name()
+            )
+        })
     }
 
     /// SIGKILLs every process still in one of the pod's pinned namespaces: those no record

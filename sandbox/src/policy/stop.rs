@@ -192,6 +192,9 @@ pub struct ContainerReport {
     /// What explains the ending, when something does ("its PID 1 does not handle SIGTERM").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Why it ended, as Kubernetes names it: `OOMKilled` when the kernel's OOM killer ended it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// An `exec` session that was still running when its pod stopped.

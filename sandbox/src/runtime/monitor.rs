@@ -19,6 +19,7 @@ use nix::errno::Errno;
 use super::{Launch, Processes, Runtime};
 use crate::error::{Context, Error, Result};
 use crate::state::container::{ContainerRecord, ExitRecord};
+use crate::state::pod::CgroupRecord;
 use crate::state::{self, ContainerPaths};
 use crate::sys::process::ProcessRecord;
 use crate::sys::spawn::Spawn;
@@ -38,11 +39,14 @@ impl Runtime for PauseMonitor {
         save: &dyn Fn(&ContainerRecord) -> Result<()>,
     ) -> Result<()> {
         let command = record.command.clone();
+        // The monitor (40 kB) is born in the container's cgroup, and its command with it.
+        let cgroup = record.cgroup.clone();
         let how = MonitorSpawn {
             args: &|monitor_options| command.pause_args(monitor_options),
             env: record.command.environment(&launch.pod.hostname),
             join_pod: true,
             cwd: record.command.workdir().to_owned(),
+            cgroup: cgroup.as_ref(),
         };
         let (monitor_pid, sync) = spawn_monitor(launch, record, save, how)?;
         let Some((pid, errno)) = sync else {
@@ -108,6 +112,8 @@ pub(crate) struct MonitorSpawn<'a> {
     pub join_pod: bool,
     /// Its working directory.
     pub cwd: String,
+    /// The cgroup it is born in (made first, with its limits), if any.
+    pub cgroup: Option<&'a CgroupRecord>,
 }
 
 /// Starts a container's monitor: clone3 it (new session, logs on stdout/stderr, `--sync-fd`
@@ -141,7 +147,24 @@ pub(crate) fn spawn_monitor(
         Vec::new()
     };
     let boot_id = &launch.host.boot_id;
-    let monitor = Spawn::new(&launch.host.pause, (how.args)(&monitor_options), &how.env)?
+    let cgroup = match how.cgroup {
+        Some(place) => {
+            let cgroup = launch.host.cgroups()?.cgroup(&place.path);
+            cgroup.create()?;
+            cgroup.set_limits(&place.limits)?;
+            Some(cgroup)
+        }
+        None => None,
+    };
+    let unified = match &cgroup {
+        Some(cgroup) => cgroup.open_unified()?,
+        None => None,
+    };
+    let mut spawn = Spawn::new(&launch.host.pause, (how.args)(&monitor_options), &how.env)?;
+    if let Some(unified) = &unified {
+        spawn = spawn.into_cgroup(unified.as_fd());
+    }
+    let monitor = spawn
         .join(join)
         .new_session()
         .cwd(&how.cwd)?
@@ -155,7 +178,11 @@ pub(crate) fn spawn_monitor(
         // die from here on; if we die before, it exits without running.
         .spawn_recorded(|monitor| {
             record.monitor = ProcessRecord::of(monitor.pid(), boot_id);
-            save(record)
+            save(record)?;
+            match &cgroup {
+                Some(cgroup) => cgroup.attach_legacy(monitor.pid()),
+                None => Ok(()),
+            }
         })
         .map_err(|e| {
             e.within(&format!(

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::pod::CgroupRecord;
 use crate::command::CommandSpec;
 use crate::error::{Error, Result};
 use crate::sys::process::ProcessRecord;
@@ -123,6 +124,9 @@ pub struct ContainerRecord {
     pub pid: Option<i32>,
     /// When the command was started (RFC 3339).
     pub started_at: Option<String>,
+    /// Its cgroup, recorded before it is made; `None` in a pod made before pods had cgroups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<CgroupRecord>,
 }
 
 impl ContainerRecord {

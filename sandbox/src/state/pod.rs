@@ -71,11 +71,12 @@ pub struct StopRecord {
     pub other_processes: OthersReport,
 }
 
-/// A pod's cgroup: `<parent>/pod-<name>-<root tag>` in every hierarchy, with pause in its
-/// leaf [`PAUSE_CGROUP`] (on cgroup v2 a cgroup that gives controllers to its children holds
-/// no process itself).
+/// A cgroup of a pod or a container: its path in every hierarchy and its limits. A pod's is
+/// `<parent>/pod-<name>-<root tag>`, with pause in its leaf [`PAUSE_CGROUP`] (on cgroup v2 a
+/// cgroup that gives controllers to its children holds no process itself); a container's is
+/// `<pod's>/ctr-<name>`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PodCgroup {
+pub struct CgroupRecord {
     /// Its path below every hierarchy's root.
     pub path: PathBuf,
     /// The limits set on it.
@@ -86,6 +87,19 @@ pub struct PodCgroup {
 /// The name of pause's cgroup below the pod's. Containers' are `ctr-<name>`, so no container
 /// name can take it.
 pub const PAUSE_CGROUP: &str = "pause";
+/// The name of the cgroup below the pod's where OCI runtimes run (and their monitors stay): not
+/// a container's, so that a container's memory limit never counts runc's own memory.
+pub const RUNTIME_CGROUP: &str = "runtime";
+
+impl CgroupRecord {
+    /// The cgroup of container `name` of the pod whose cgroup this is, with `limits`.
+    pub fn container(&self, name: &str, limits: Limits) -> CgroupRecord {
+        CgroupRecord {
+            path: self.path.join(format!("ctr-{name}")),
+            limits,
+        }
+    }
+}
 
 /// The pod record.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -107,7 +121,7 @@ pub struct PodRecord {
     /// Its cgroup, recorded before it is made (so a teardown always finds it); `None` in the
     /// records of pods made before pods had cgroups.
     #[serde(default)]
-    pub cgroup: Option<PodCgroup>,
+    pub cgroup: Option<CgroupRecord>,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
     /// When it was stopped.

@@ -470,6 +470,32 @@ impl Cgroup<'_> {
         }
     }
 
+    /// How many times the kernel's OOM killer killed a process in it for going over its memory
+    /// limit (`oom_kill` of `memory.events`, or of v1's `memory.oom_control`); 0 when it or the
+    /// counter is not there.
+    pub fn oom_kills(&self) -> Result<u64> {
+        let file = if self.hierarchies.unified_owns("memory") {
+            self.unified_dir().map(|dir| dir.join("memory.events"))
+        } else {
+            self.hierarchies
+                .legacy_of("memory")
+                .map(|legacy| legacy.mount.join(&self.path).join("memory.oom_control"))
+        };
+        let Some(file) = file else {
+            return Ok(0);
+        };
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e).context(|| format!("reading {}", file.display())),
+        };
+        Ok(text
+            .lines()
+            .find_map(|line| line.strip_prefix("oom_kill "))
+            .and_then(|count| count.trim().parse().ok())
+            .unwrap_or(0))
+    }
+
     /// Removes it (and the cgroups below it, deepest first) from every hierarchy; a cgroup
     /// that is not there is fine. It must hold no process: the kernel refuses (EBUSY).
     pub fn remove(&self) -> Result<()> {

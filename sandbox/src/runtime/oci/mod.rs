@@ -28,7 +28,9 @@ use std::process::Command;
 use super::monitor::{self, MonitorSpawn};
 use super::{Launch, Processes, Runtime};
 use crate::error::{Context, Error, Result};
+use crate::limits::Limits;
 use crate::state::container::{ContainerRecord, ExitRecord, OciRecord};
+use crate::state::pod::{CgroupRecord, RUNTIME_CGROUP};
 use crate::state::{self, ContainerPaths};
 pub use locate::{DEFAULT_RUNTIMES, locate};
 
@@ -98,11 +100,18 @@ impl Runtime for OciRuntime {
             args.extend(runtime_args.iter().cloned());
             args
         };
+        // The runtime and the monitor run in the pod's runtime cgroup; the runtime puts the
+        // container in its own (`cgroupsPath`).
+        let runtime_cgroup = launch.pod.cgroup.as_ref().map(|pod| CgroupRecord {
+            path: pod.path.join(RUNTIME_CGROUP),
+            limits: Limits::default(),
+        });
         let how = MonitorSpawn {
             args: &args,
             env: runtime_environment(),
             join_pod: false,
             cwd: paths.dir().to_string_lossy().into_owned(),
+            cgroup: runtime_cgroup.as_ref(),
         };
         let (monitor_pid, sync) = monitor::spawn_monitor(launch, record, save, how)?;
         match sync {

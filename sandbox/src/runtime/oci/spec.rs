@@ -18,13 +18,15 @@
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
-    ProcessBuilder, RootBuilder, SpecBuilder, UserBuilder,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDeviceCgroupBuilder,
+    LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder,
+    LinuxResourcesBuilder, Mount, MountBuilder, ProcessBuilder, RootBuilder, SpecBuilder,
+    UserBuilder,
 };
 
 use super::pod_files;
 use crate::error::{Error, Result};
+use crate::limits::CPU_PERIOD_US;
 use crate::state::PodPaths;
 use crate::state::container::{ContainerRecord, OciRecord, PidNamespace};
 use crate::state::pod::PodRecord;
@@ -164,21 +166,53 @@ fn build(
             .typ(LinuxNamespaceType::Pid)
             .build()?,
     });
-    let linux = LinuxBuilder::default()
-        .namespaces(namespaces)
-        .resources(
-            LinuxResourcesBuilder::default()
-                .devices(vec![
-                    LinuxDeviceCgroupBuilder::default()
-                        .allow(false)
-                        .access("rwm")
-                        .build()?,
-                ])
+    let mut resources = LinuxResourcesBuilder::default().devices(vec![
+        LinuxDeviceCgroupBuilder::default()
+            .allow(false)
+            .access("rwm")
+            .build()?,
+    ]);
+    let limits = inputs
+        .record
+        .cgroup
+        .as_ref()
+        .map(|cgroup| cgroup.limits)
+        .unwrap_or_default();
+    if let Some(bytes) = limits.memory_bytes {
+        let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+        // Without swap, the limit means what it says (swap = memory + 0).
+        resources = resources.memory(
+            LinuxMemoryBuilder::default()
+                .limit(bytes)
+                .swap(bytes)
                 .build()?,
-        )
+        );
+    }
+    if let Some(quota) = limits.cpu_quota_us() {
+        resources = resources.cpu(
+            LinuxCpuBuilder::default()
+                .quota(i64::try_from(quota).unwrap_or(i64::MAX))
+                .period(CPU_PERIOD_US)
+                .build()?,
+        );
+    }
+    if let Some(pids) = limits.pids {
+        resources = resources.pids(
+            LinuxPidsBuilder::default()
+                .limit(i64::try_from(pids).unwrap_or(i64::MAX))
+                .build()?,
+        );
+    }
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .resources(resources.build()?)
         .masked_paths(oci_spec::runtime::get_default_maskedpaths())
-        .readonly_paths(oci_spec::runtime::get_default_readonly_paths())
-        .build()?;
+        .readonly_paths(oci_spec::runtime::get_default_readonly_paths());
+    if let Some(cgroup) = &inputs.record.cgroup {
+        // Absolute: from the root of every hierarchy, below the pod's cgroup.
+        linux = linux.cgroups_path(Path::new("/").join(&cgroup.path));
+    }
+    let linux = linux.build()?;
 
     SpecBuilder::default()
         .version(OCI_VERSION)

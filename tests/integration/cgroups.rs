@@ -1,0 +1,296 @@
+//! Cgroups of pods and containers (issue 13), with real limits, as root: `create` and `run`
+//! limits land in the files of their controllers (the cgroup2 tree where it owns the
+//! controller, else v1: this test machine is a hybrid host), pause and the containers are born
+//! in their cgroups, the kernel enforces the limits (OOM kill, fork refused, CPU throttled),
+//! `inspect` and `stop` say `OOMKilled`, and `rm` leaves no cgroup behind.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sandbox_tests::images::{build_image, busybox_definition};
+use sandbox_tests::{
+    Pod, ScratchDir, StateRoot, assert_exit, cgroup_roots, json_of, pod_cgroups, report_of,
+    require_root, wait_until,
+};
+
+/// How long a container may take to hit its limit on a loaded machine.
+const SOON: Duration = Duration::from_secs(30);
+
+/// The file of `controller` for cgroup `path` (from the hierarchies' roots): `v2` in the
+/// cgroup2 tree if that tree owns the controller, else `v1` in the controller's v1 hierarchy.
+fn control_file(path: &str, controller: &str, v2: &str, v1: &str) -> PathBuf {
+    let relative = path.trim_start_matches('/');
+    for root in cgroup_roots() {
+        let controllers = std::fs::read_to_string(root.join("cgroup.controllers"));
+        if controllers.is_ok_and(|c| c.split_whitespace().any(|c| c == controller)) {
+            return root.join(relative).join(v2);
+        }
+    }
+    let root = cgroup_roots()
+        .into_iter()
+        .find(|root| root.join(relative).join(v1).exists() || root.ends_with(controller))
+        .unwrap_or_else(|| panic!("no {controller} controller mounted"));
+    root.join(relative).join(v1)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+        .trim()
+        .to_owned()
+}
+
+/// The pod's cgroup path as `inspect` shows it.
+fn pod_cgroup(pod: &Pod) -> String {
+    pod.inspect()["cgroup"]["path"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no cgroup in {}", pod.inspect()))
+        .to_owned()
+}
+
+/// Waits until container `name` has exited; its `inspect` object.
+fn exited(pod: &Pod, name: &str) -> serde_json::Value {
+    assert!(
+        wait_until(SOON, || pod.container(name)["state"] == "exited"),
+        "container {name} did not exit: {}",
+        pod.container(name)
+    );
+    pod.container(name)
+}
+
+#[test]
+fn pod_limits_land_in_its_cgroup_pause_is_born_there_and_rm_removes_it() {
+    require_root();
+    let pod = Pod::create(&["--memory", "64m", "--cpus", "0.5", "--pids-limit", "20"]);
+    let inspect = pod.inspect();
+    let path = pod_cgroup(&pod);
+    assert!(
+        path.starts_with(&format!("/sandbox/pod-{}-", pod.name())),
+        "{path}"
+    );
+    assert_eq!(
+        inspect["cgroup"]["limits"],
+        serde_json::json!({"memory_bytes": 67108864, "millicpus": 500, "pids": 20})
+    );
+    assert_eq!(
+        read(&control_file(
+            &path,
+            "memory",
+            "memory.max",
+            "memory.limit_in_bytes"
+        )),
+        "67108864"
+    );
+    assert_eq!(
+        read(&control_file(&path, "pids", "pids.max", "pids.max")),
+        "20"
+    );
+    let cpu = read(&control_file(&path, "cpu", "cpu.max", "cpu.cfs_quota_us"));
+    assert!(cpu == "50000 100000" || cpu == "50000", "{cpu}");
+
+    // pause is in the pod's `pause` leaf in every hierarchy.
+    let pause = inspect["pid"].as_i64().unwrap();
+    let membership = std::fs::read_to_string(format!("/proc/{pause}/cgroup")).unwrap();
+    for line in membership.lines() {
+        assert!(line.ends_with(&format!("{path}/pause")), "{line}");
+    }
+
+    let name = pod.name().to_owned();
+    assert!(!pod_cgroups(&name, "sandbox").is_empty());
+    assert_exit!(pod.sandbox(&["rm", "--force", &name]), 0);
+    assert_eq!(pod_cgroups(&name, "sandbox"), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn bad_limits_are_refused_with_125_and_nothing_is_created() {
+    require_root();
+    let root = StateRoot::new();
+    for (args, message) in [
+        (&["--memory", "1m"][..], "below the minimum of 6 MiB"),
+        (&["--memory", "lots"][..], "expected a number of bytes"),
+        (&["--cpus", "0"][..], "at least 0.01 CPU"),
+        (&["--cpus", "1,5"][..], "expected a number of CPUs"),
+        (&["--pids-limit", "0"][..], "expected a positive number"),
+        (&["--cgroup-parent", "a/../b"][..], "is not a cgroup name"),
+    ] {
+        let mut command = vec!["create", "refused"];
+        command.extend_from_slice(args);
+        let refused = root.sandbox(&command);
+        assert_exit!(refused, 125);
+        assert!(
+            refused.stderr.contains(message),
+            "{args:?}: {}",
+            refused.stderr
+        );
+        assert!(!root.path().join("refused").exists());
+        assert_eq!(pod_cgroups("refused", "sandbox"), Vec::<PathBuf>::new());
+    }
+}
+
+#[test]
+fn a_container_over_its_memory_limit_is_oom_killed_and_reported_so() {
+    require_root();
+    let pod = Pod::create(&[]);
+    // `tail` keeps every byte of a file without newlines: /dev/zero grows it without end.
+    let pid = pod.run("hog", &["--memory", "32m"], &["tail", "/dev/zero"]);
+    assert!(pid > 0);
+    let hog = exited(&pod, "hog");
+    assert_eq!(hog["exit_code"], 137, "{hog}");
+    assert_eq!(hog["signal"], "SIGKILL", "{hog}");
+    assert_eq!(hog["reason"], "OOMKilled", "{hog}");
+    let limit = control_file(
+        &format!("{}/ctr-hog", pod_cgroup(&pod)),
+        "memory",
+        "memory.max",
+        "memory.limit_in_bytes",
+    );
+    assert_eq!(read(&limit), "33554432");
+
+    // A container that exits on its own is not called OOM-killed, and the stop report says
+    // what inspect says.
+    pod.run("fine", &["--memory", "32m"], &["true"]);
+    assert_eq!(exited(&pod, "fine")["reason"], serde_json::Value::Null);
+    let stopped = pod.sandbox(&["stop", pod.name(), "--json"]);
+    assert_exit!(stopped, 0);
+    let report = json_of(&stopped);
+    assert_eq!(report_of(&report, "hog")["reason"], "OOMKilled", "{report}");
+    assert!(
+        report_of(&report, "fine").get("reason").is_none(),
+        "{report}"
+    );
+    let text = pod.sandbox(&["stop", pod.name()]);
+    assert!(text.stdout.contains("OOMKilled"), "{}", text.stdout);
+}
+
+#[test]
+fn an_image_container_gets_its_limits_from_the_runtime_in_the_pods_cgroup() {
+    require_root();
+    let dir = ScratchDir::new("cgroup-image");
+    let image = build_image(&busybox_definition(), &dir.path().join("layout"), "t");
+    let pod = Pod::create(&["--memory", "256m"]);
+    pod.run(
+        "limited",
+        &["--image", &image, "--cpus", "0.25", "--pids-limit", "9"],
+        &["sleep", "300"],
+    );
+    pod.run(
+        "hog",
+        &["--image", &image, "--memory", "32m"],
+        &["tail", "/dev/zero"],
+    );
+    let path = pod_cgroup(&pod);
+    let limited = format!("{path}/ctr-limited");
+    assert_eq!(
+        read(&control_file(&limited, "pids", "pids.max", "pids.max")),
+        "9"
+    );
+    let cpu = read(&control_file(
+        &limited,
+        "cpu",
+        "cpu.max",
+        "cpu.cfs_quota_us",
+    ));
+    assert!(cpu == "25000 100000" || cpu == "25000", "{cpu}");
+    // The container's process is in its cgroup; runc and the monitor are not (in `runtime`).
+    let pid = pod.container("limited")["pid"].as_i64().unwrap();
+    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(
+        membership.lines().all(|line| line.ends_with(&limited)),
+        "{membership}"
+    );
+    let hog = exited(&pod, "hog");
+    assert_eq!(hog["exit_code"], 137, "{hog}");
+    assert_eq!(hog["reason"], "OOMKilled", "{hog}");
+}
+
+#[test]
+fn pids_limit_refuses_forks_and_cpus_throttle() {
+    require_root();
+    let pod = Pod::create(&[]);
+    // The monitor (pause) and sh are 2 of the 5: three sleeps start, the fourth cannot.
+    pod.run(
+        "forky",
+        &["--pids-limit", "5"],
+        &["sh", "-c", "for i in 1 2 3 4; do sleep 300 & done; wait"],
+    );
+    assert!(
+        wait_until(SOON, || {
+            let logs = pod.sandbox(&["logs", pod.name(), "forky"]);
+            logs.stdout.contains("fork") || logs.stderr.contains("fork")
+        }),
+        "no fork was refused: {:?}",
+        pod.sandbox(&["logs", pod.name(), "forky"])
+    );
+    // The kernel counted the refusals, and the container never had more than 5 tasks (sh may
+    // have given up after the refusal, so fewer may be left).
+    let forky = format!("{}/ctr-forky", pod_cgroup(&pod));
+    let events = read(&control_file(&forky, "pids", "pids.events", "pids.events"));
+    let refused: u64 = events
+        .lines()
+        .find_map(|line| line.strip_prefix("max "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(refused >= 1, "{events}");
+    let current = read(&control_file(
+        &forky,
+        "pids",
+        "pids.current",
+        "pids.current",
+    ));
+    assert!(current.parse::<u64>().unwrap() <= 5, "{current} tasks");
+
+    pod.run(
+        "spin",
+        &["--cpus", "0.1"],
+        &["sh", "-c", "while :; do :; done"],
+    );
+    let stat = control_file(
+        &format!("{}/ctr-spin", pod_cgroup(&pod)),
+        "cpu",
+        "cpu.stat",
+        "cpu.stat",
+    );
+    let throttled = || {
+        read(&stat)
+            .lines()
+            .find_map(|line| line.strip_prefix("nr_throttled "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_until(SOON, || throttled() > 0),
+        "never throttled: {}",
+        read(&stat)
+    );
+}
+
+#[test]
+fn rm_of_a_container_kills_a_daemon_that_left_its_session() {
+    require_root();
+    let pod = Pod::create(&[]);
+    // setsid -f: a daemon in a session of its own, no child of the monitor any more.
+    pod.run(
+        "daemonizer",
+        &[],
+        &["sh", "-c", "setsid -f sleep 300; sleep 300"],
+    );
+    let cgroup = format!("{}/ctr-daemonizer", pod_cgroup(&pod));
+    let procs = control_file(&cgroup, "pids", "cgroup.procs", "cgroup.procs");
+    assert!(
+        wait_until(SOON, || read(&procs).lines().count() == 4),
+        "monitor, sh, sleep and the daemon: {}",
+        read(&procs)
+    );
+    let daemon: Vec<i32> = read(&procs).lines().map(|p| p.parse().unwrap()).collect();
+    assert_exit!(pod.sandbox(&["rm", "--force", pod.name(), "daemonizer"]), 0);
+    for pid in daemon {
+        assert!(
+            wait_until(SOON, || !sandbox_tests::is_alive(pid)),
+            "{pid} survived rm"
+        );
+    }
+    assert!(
+        !procs.parent().unwrap().exists(),
+        "the container's cgroup is left"
+    );
+}
