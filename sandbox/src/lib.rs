@@ -17,8 +17,8 @@
 //! | ending processes | [`kill`] (SIGKILL through verified pidfds, wait, name the survivors) |
 //! | records on disk | [`state`] (root, layout, locks, atomic JSON, phases) |
 //! | pure decisions | [`policy`] (the stop plan and its report types, with the clock passed in) |
-//! | kernel primitives | [`sys`] (spawn, process identity and pidfds, namespaces, mounts) |
-//! | values | [`command`], [`exit`], [`error`], [`binary`] (what an executable is) |
+//! | kernel primitives | [`sys`] (spawn, process identity and pidfds, namespaces, mounts, cgroups) |
+//! | values | [`command`], [`exit`], [`error`], [`binary`] (what an executable is), [`limits`] |
 //!
 //! Every capability is a method of [`Host`]; the `sandbox` binary is a thin CLI over them.
 //! See ARCHITECTURE.md for the syscall sequence of each operation.

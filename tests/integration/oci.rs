@@ -340,12 +340,13 @@ fn containers_share_dev_shm_and_loopback_but_not_their_files() {
         etc("/etc/resolv.conf"),
         std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
     );
-    // Both containers' runtime configs are the same but for their root file systems: what
-    // goes into config.json is decided by the container alone, in a fixed order.
+    // Both containers' runtime configs are the same but for their root file systems and
+    // cgroups: what goes into config.json is decided by the container alone, in a fixed order.
     let config = |name: &str| {
         let path = pod.dir().join("containers").join(name).join("config.json");
         let text = std::fs::read_to_string(path).unwrap();
         text.replace(&format!("containers/{name}/rootfs"), "containers/C/rootfs")
+            .replace(&format!("/ctr-{name}\""), "/ctr-C\"")
     };
     let (server, client) = (config("server"), config("client"));
     let args = |text: &str| {

@@ -1,5 +1,5 @@
 //! Kernel primitives, with no policy: starting a process (the only `fork`), naming a process
-//! so that a recycled PID is never signalled, and a pod's namespaces. Nothing here knows what a
+//! so that a recycled PID is never signalled, a pod's namespaces, mounts and cgroups. Nothing here knows what a
 //! pod or a container is for; the layers above decide.
 
 pub mod cgroup;
