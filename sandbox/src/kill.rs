@@ -46,18 +46,25 @@ pub fn kill_recorded(
 }
 
 /// Kills everything left in `cgroup` and below it, all at once so that nothing forks away
-/// (`cgroup.kill`, or freeze-kill-thaw), waits for `cgroup.events` to say it is empty, then
-/// removes it. A cgroup that is empty or gone is only removed. `what` names it in the error.
-pub fn kill_cgroup_and_remove(cgroup: &Cgroup<'_>, what: impl FnOnce() -> String) -> Result<()> {
-    if !cgroup.processes()?.is_empty() {
-        cgroup.kill()?;
-        if !cgroup.wait_empty(KILL_WAIT)? {
-            return Err(Error::Survived {
-                what: what(),
-                pids: cgroup.processes()?,
-                timeout: KILL_WAIT,
-            });
-        }
+/// (`cgroup.kill`, or freeze-kill-thaw), and waits for `cgroup.events` to say it is empty. A
+/// cgroup that is empty or gone is left as it is. `what` names it in the error.
+pub fn kill_cgroup(cgroup: &Cgroup<'_>, what: impl FnOnce() -> String) -> Result<()> {
+    if cgroup.processes()?.is_empty() {
+        return Ok(());
     }
+    cgroup.kill()?;
+    if cgroup.wait_empty(KILL_WAIT)? {
+        return Ok(());
+    }
+    Err(Error::Survived {
+        what: what(),
+        pids: cgroup.processes()?,
+        timeout: KILL_WAIT,
+    })
+}
+
+/// [`kill_cgroup`], then removes it.
+pub fn kill_cgroup_and_remove(cgroup: &Cgroup<'_>, what: impl FnOnce() -> String) -> Result<()> {
+    kill_cgroup(cgroup, what)?;
     cgroup.remove()
 }

@@ -294,3 +294,73 @@ fn rm_of_a_container_kills_a_daemon_that_left_its_session() {
         "the container's cgroup is left"
     );
 }
+
+#[test]
+fn stop_kills_what_left_its_container_and_an_exec_session_through_the_cgroup() {
+    require_root();
+    let pod = Pod::create(&[]);
+    // setsid -f: a daemon in a session of its own, which outlives its container's command.
+    pod.run(
+        "daemonizer",
+        &[],
+        &["sh", "-c", "setsid -f sleep 300; exec sleep 300"],
+    );
+    let cgroup = format!("{}/ctr-daemonizer", pod_cgroup(&pod));
+    let procs = control_file(&cgroup, "pids", "cgroup.procs", "cgroup.procs");
+    assert!(
+        wait_until(SOON, || read(&procs).lines().count() == 3),
+        "monitor, sleep and the daemon: {}",
+        read(&procs)
+    );
+    let members: Vec<i32> = read(&procs).lines().map(|p| p.parse().unwrap()).collect();
+
+    // An exec session, left running: it is in the pod's `exec` cgroup.
+    let mut session = sandbox_tests::sandbox_command(pod.root());
+    session
+        .args(["exec", pod.name(), "--", "sleep", "300"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut session = session.spawn().unwrap();
+    let exec_procs = control_file(
+        &format!("{}/exec", pod_cgroup(&pod)),
+        "pids",
+        "cgroup.procs",
+        "cgroup.procs",
+    );
+    assert!(
+        wait_until(SOON, || std::fs::read_to_string(&exec_procs)
+            .is_ok_and(|p| p.lines().count() == 2)),
+        "the session's launcher and its sleep are not in the exec cgroup"
+    );
+
+    let stopped = pod.sandbox(&["stop", pod.name(), "-t", "10", "--json"]);
+    assert_exit!(stopped, 0);
+    let report = json_of(&stopped);
+    assert_eq!(
+        report_of(&report, "daemonizer")["exit_code"],
+        143,
+        "{report}"
+    );
+    assert_eq!(
+        report["other_processes"]["count"], 1,
+        "the daemon: {report}"
+    );
+    assert_eq!(report["other_processes"]["signal"], "SIGKILL", "{report}");
+    assert_eq!(
+        report["execs"][0]["command"],
+        serde_json::json!(["sleep", "300"])
+    );
+    for pid in members {
+        assert!(
+            wait_until(SOON, || !sandbox_tests::is_alive(pid)),
+            "{pid} survived stop"
+        );
+    }
+    let status = session.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(137),
+        "the exec session ended with SIGKILL"
+    );
+}

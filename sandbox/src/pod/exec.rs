@@ -13,6 +13,7 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
+use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
 
@@ -24,6 +25,7 @@ use crate::host::Host;
 use crate::state;
 use crate::state::container::RuntimeKind;
 use crate::state::exec::{self, ExecRecord};
+use crate::state::pod::EXEC_CGROUP;
 use crate::sys::namespace;
 use crate::sys::process::ProcessRecord;
 use crate::sys::spawn::Spawn;
@@ -52,9 +54,28 @@ impl Host {
         let record = state::pod::load(&paths)?;
         record.require_running(&self.boot_id)?;
         let namespaces = record.open_namespaces(&paths)?;
-        let (command, view) = match container {
+        // The session is born in the container's cgroup (as `RUNTIME exec` puts it), or in
+        // the pod's `exec` leaf: under the pod's cgroup either way, so its limits count it and
+        // a teardown ends it.
+        let (command, view, cgroup) = match container {
             Some(name) => self.enter_container(&paths, name, command)?,
-            None => (command.clone(), None),
+            None => (
+                command.clone(),
+                None,
+                record.cgroup.as_ref().map(|c| c.path.join(EXEC_CGROUP)),
+            ),
+        };
+        let cgroup = match &cgroup {
+            Some(path) => {
+                let cgroup = self.cgroups()?.cgroup(path);
+                cgroup.create()?;
+                Some(cgroup)
+            }
+            None => None,
+        };
+        let unified = match &cgroup {
+            Some(cgroup) => cgroup.open_unified()?,
+            None => None,
         };
         let mut join: Vec<_> = namespaces
             .iter()
@@ -82,6 +103,9 @@ impl Host {
         if let Some(view) = &view {
             spawn = spawn.exec_from(view.pause.as_fd());
         }
+        if let Some(unified) = &unified {
+            spawn = spawn.into_cgroup(unified.as_fd());
+        }
         let launcher = spawn
             .spawn_recorded(|launcher| {
                 let pid = launcher.pid();
@@ -98,7 +122,10 @@ impl Host {
                     },
                 )?;
                 recorded.set(Some(pid));
-                Ok(())
+                match &cgroup {
+                    Some(cgroup) => cgroup.attach_legacy(pid),
+                    None => Ok(()),
+                }
             })
             .map_err(|error| {
                 if let Some(pid) = recorded.get() {
@@ -115,14 +142,14 @@ impl Host {
         Ok(ExecSession { launcher, paths })
     }
 
-    /// The command as it runs in container `name` (its settings under the caller's), and, for
-    /// an OCI container, the namespaces to join and the `pause` to run.
+    /// The command as it runs in container `name` (its settings under the caller's), for an
+    /// OCI container the namespaces to join and the `pause` to run, and its cgroup.
     fn enter_container(
         &self,
         pod: &state::PodPaths,
         name: &str,
         given: &CommandSpec,
-    ) -> Result<(CommandSpec, Option<ContainerEntry>)> {
+    ) -> Result<(CommandSpec, Option<ContainerEntry>, Option<PathBuf>)> {
         let container = Container::load(pod, name)?;
         let not_running = || Error::ContainerNotRunning {
             pod: pod.name().to_owned(),
@@ -145,9 +172,10 @@ impl Host {
             // writable layer) must gain nothing by being run from here.
             bounding_caps: own.bounding_caps,
         };
+        let cgroup = container.record.cgroup.as_ref().map(|c| c.path.clone());
         if container.record.runtime != RuntimeKind::Oci {
             // A process container's namespaces are the pod's.
-            return Ok((command, None));
+            return Ok((command, None, cgroup));
         }
         let process = main.open(&self.boot_id)?.ok_or_else(not_running)?;
         // A container that exits meanwhile is not running, whatever the open said.
@@ -163,6 +191,6 @@ impl Host {
         ];
         let pause =
             File::open(&self.pause).context(|| format!("opening {}", self.pause.display()))?;
-        Ok((command, Some(ContainerEntry { namespaces, pause })))
+        Ok((command, Some(ContainerEntry { namespaces, pause }), cgroup))
     }
 }

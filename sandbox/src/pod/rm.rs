@@ -104,7 +104,11 @@ impl Host {
         kill::kill_recorded(&named, &self.boot_id, || {
             format!("killing the processes of sandbox {name:?}")
         })?;
-        self.kill_namespace_members(paths)?;
+        // What is left of the pod is in its cgroup; a pod without one (a corrupt record stood
+        // in for, or made before pods had cgroups) is scanned for by its namespaces.
+        if record.cgroup.is_none() {
+            self.kill_namespace_members(paths)?;
+        }
         self.remove_pod_cgroup(paths, record)?;
         // What runtimes hold besides processes (runtime state, root file system mounts), then
         // the pod's /dev/shm: the directory cannot go while something is mounted in it.

@@ -17,6 +17,7 @@ use crate::host::Host;
 use crate::kill;
 use crate::policy::stop::{ExecReport, OthersReport, StopReport};
 use crate::state::exec;
+use crate::state::pod::PAUSE_CGROUP;
 use crate::state::pod::{PodPhase, PodRecord};
 use crate::state::{self, PodPaths};
 use crate::sys::namespace::{self, NamespaceKind};
@@ -70,11 +71,12 @@ impl Host {
         })
     }
 
-    /// SIGKILLs every process still in the pod's network namespace but pause, once its
-    /// containers have stopped: `exec` sessions (named in the report, with their commands) and
-    /// processes no record names (orphans of containers, counted). Every process of the pod
-    /// has joined that namespace, so one scan of `/proc` finds them all; the scan is repeated
-    /// only if it found something (a leftover may have forked before its SIGKILL).
+    /// SIGKILLs every process of the pod but pause, once its containers have stopped: `exec`
+    /// sessions (named in the report, with their commands) and processes no record names
+    /// (orphans of containers, counted). They are what is left in the pod's cgroup outside
+    /// pause's leaf, killed leaf by leaf all at once (`cgroup.kill`), so nothing forks away;
+    /// a pod without a cgroup (made before pods had them) is scanned for in `/proc` by its
+    /// network namespace instead.
     fn end_leftovers(
         &self,
         paths: &PodPaths,
@@ -83,20 +85,9 @@ impl Host {
         let sessions = exec::running(paths, &self.boot_id, false)?;
         let mut execs = Vec::new();
         let mut others = 0;
-        let Some(net) = namespace::pinned_inode(&paths.namespace(NamespaceKind::Net))? else {
-            return Ok((execs, OthersReport::default()));
-        };
         let is_pause = |p: &ProcessRecord| record.pause.as_ref() == Some(p);
-        loop {
-            let members: Vec<ProcessRecord> =
-                namespace::members(NamespaceKind::Net, net, &self.boot_id)
-                    .into_iter()
-                    .filter(|member| !is_pause(member))
-                    .collect();
-            if members.is_empty() {
-                break;
-            }
-            for member in &members {
+        let mut classify = |members: &[ProcessRecord]| {
+            for member in members {
                 if let Some(session) = sessions.iter().find(|s| &s.launcher == member) {
                     execs.push(ExecReport {
                         pid: member.pid,
@@ -112,9 +103,35 @@ impl Host {
                     others += 1;
                 }
             }
-            kill::kill_recorded(&members, &self.boot_id, || {
-                format!("killing what was left in sandbox {:?}", record.name)
-            })?;
+        };
+        let what = || format!("killing what was left in sandbox {:?}", record.name);
+        if let Some(cgroup) = &record.cgroup {
+            let pod = self.cgroups()?.cgroup(&cgroup.path);
+            let members: Vec<ProcessRecord> = pod
+                .processes()?
+                .into_iter()
+                .filter_map(|pid| ProcessRecord::of(pid, &self.boot_id))
+                .filter(|member| !is_pause(member))
+                .collect();
+            classify(&members);
+            for leaf in pod.children()? {
+                if !leaf.path().ends_with(PAUSE_CGROUP) {
+                    kill::kill_cgroup(&leaf, what)?;
+                }
+            }
+        } else if let Some(net) = namespace::pinned_inode(&paths.namespace(NamespaceKind::Net))? {
+            loop {
+                let members: Vec<ProcessRecord> =
+                    namespace::members(NamespaceKind::Net, net, &self.boot_id)
+                        .into_iter()
+                        .filter(|member| !is_pause(member))
+                        .collect();
+                if members.is_empty() {
+                    break;
+                }
+                classify(&members);
+                kill::kill_recorded(&members, &self.boot_id, what)?;
+            }
         }
         // Every session has ended: the records go, with those of sessions that ended before.
         if let Err(error) = exec::running(paths, &self.boot_id, true) {

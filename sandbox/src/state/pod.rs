@@ -87,6 +87,9 @@ pub struct CgroupRecord {
 /// The name of pause's cgroup below the pod's. Containers' are `ctr-<name>`, so no container
 /// name can take it.
 pub const PAUSE_CGROUP: &str = "pause";
+/// The name of the cgroup below the pod's where `exec` sessions into the pod (not into one of
+/// its containers) run.
+pub const EXEC_CGROUP: &str = "exec";
 /// The name of the cgroup below the pod's where OCI runtimes run (and their monitors stay): not
 /// a container's, so that a container's memory limit never counts runc's own memory.
 pub const RUNTIME_CGROUP: &str = "runtime";

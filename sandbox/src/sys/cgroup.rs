@@ -233,6 +233,23 @@ impl Cgroup<'_> {
             .map(|root| root.join(&self.path))
     }
 
+    /// The cgroups right below it, by the tree that tracks membership (the cgroup2 tree, else
+    /// the first v1 hierarchy); none if it does not exist.
+    pub fn children(&self) -> Result<Vec<Self>> {
+        let root = match (&self.hierarchies.unified, self.hierarchies.legacy.first()) {
+            (Some(unified), _) => unified,
+            (None, Some(legacy)) => &legacy.mount,
+            (None, None) => return Ok(Vec::new()),
+        };
+        Ok(subdirectories(&root.join(&self.path))?
+            .into_iter()
+            .filter_map(|dir| {
+                let name = dir.file_name()?.to_str()?.to_owned();
+                Some(self.child(&name))
+            })
+            .collect())
+    }
+
     /// A child of it.
     pub fn child(&self, name: &str) -> Self {
         Cgroup {
