@@ -965,7 +965,7 @@ pub struct Cgroup {
 }
 
 impl Cgroup {
-    /// A new, empty cgroup under the host's cgroup2 mount.
+    /// A new, empty cgroup under the host's cgroup2 mount (with a `cli` leaf for the commands).
     // No `Default`: making one changes the host (a new cgroup).
     #[allow(clippy::new_without_default)]
     pub fn new() -> Cgroup {
@@ -982,7 +982,11 @@ impl Cgroup {
             .expect("a cgroup2 file system mounted somewhere (for tracking processes)");
         let name = unique_name("sandbox-test");
         let path = mount.join(&name);
-        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        // The commands run in its `cli` leaf, the pods' cgroups go beside it: on cgroup v2 a
+        // cgroup that hands controllers to its children may hold no process itself.
+        for dir in [path.clone(), path.join("cli")] {
+            std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        }
         Cgroup { path, name }
     }
 
@@ -996,8 +1000,14 @@ impl Cgroup {
     pub fn enter(&self, cmd: &mut Command) {
         use std::os::unix::ffi::OsStrExt;
         use std::os::unix::process::CommandExt;
-        let procs =
-            std::ffi::CString::new(self.path.join("cgroup.procs").as_os_str().as_bytes()).unwrap();
+        let procs = std::ffi::CString::new(
+            self.path
+                .join("cli")
+                .join("cgroup.procs")
+                .as_os_str()
+                .as_bytes(),
+        )
+        .unwrap();
         fn join(procs: &std::ffi::CString) -> std::io::Result<()> {
             // SAFETY: open(2) on a NUL-terminated path; async-signal-safe.
             let fd = unsafe { libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };

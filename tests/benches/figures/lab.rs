@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sandbox_tests::{
-    StateRoot, describe, is_mounted, mounts_under, sandbox_command, unique_name, wait_until,
+    StateRoot, cgroup_roots, cgroup_tree, describe, is_mounted, mounts_under, sandbox_command,
+    unique_name, wait_until,
 };
 
 use crate::{progress, time};
@@ -65,9 +66,12 @@ impl Lab {
         // is dirty in the file system's journal (a build just written, the previous section's
         // pods): start each section from a clean cache, so its first rounds do not pay for that.
         nix::unistd::sync();
+        // The benchmark (and the commands it starts) runs in the `bench` leaf and the pods'
+        // cgroups go beside it (SANDBOX_CGROUP_PARENT): on cgroup v2 a cgroup that hands
+        // controllers to its children may hold no process itself.
         let cgroup = mount.join(unique_name("sandbox-bench"));
-        std::fs::create_dir(&cgroup).unwrap();
-        move_self(&cgroup.join("cgroup.procs"));
+        std::fs::create_dir_all(cgroup.join("bench")).unwrap();
+        move_self(&cgroup.join("bench").join("cgroup.procs"));
         Lab {
             root: StateRoot::new(),
             cgroup,
@@ -88,10 +92,11 @@ impl Lab {
         name
     }
 
-    /// `sandbox --root ROOT ARGS...`, not yet run.
+    /// `sandbox --root ROOT ARGS...`, not yet run, putting pods' cgroups in the lab's.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = sandbox_command(self.root());
-        cmd.args(args);
+        let name = self.cgroup.file_name().unwrap_or_default();
+        cmd.args(args).env("SANDBOX_CGROUP_PARENT", name);
         cmd
     }
 
@@ -133,13 +138,18 @@ impl Lab {
         serde_json::from_slice(&output.stdout).unwrap()
     }
 
-    /// The processes in the cgroup other than the benchmark itself.
+    /// The processes in the cgroup and below it other than the benchmark itself.
     pub fn processes(&self) -> Vec<i32> {
         let me = std::process::id() as i32;
-        std::fs::read_to_string(self.cgroup.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .map(|pid| pid.parse().unwrap())
+        cgroup_tree(&self.cgroup)
+            .iter()
+            .flat_map(|dir| {
+                std::fs::read_to_string(dir.join("cgroup.procs"))
+                    .unwrap_or_default()
+                    .lines()
+                    .map(|pid| pid.parse::<i32>().unwrap())
+                    .collect::<Vec<_>>()
+            })
             .filter(|&pid| pid != me)
             .collect()
     }
@@ -185,6 +195,18 @@ impl Lab {
                 );
             }
         }
+        // Pods' cgroups (beside the benchmark's own `bench` leaf), in any hierarchy.
+        let name = self.cgroup.file_name().unwrap_or_default().to_owned();
+        for root in cgroup_roots() {
+            if let Ok(entries) = std::fs::read_dir(root.join(&name)) {
+                left.extend(
+                    entries
+                        .filter_map(|e| e.ok())
+                        .filter(|e| e.path().is_dir() && e.file_name() != "bench")
+                        .map(|e| format!("cgroup {}", e.path().display())),
+                );
+            }
+        }
         if let Ok(locks) = std::fs::read_dir(self.root().join(".locks")) {
             left.extend(
                 locks.map(|lock| format!("lock {}", lock.unwrap().file_name().to_string_lossy())),
@@ -214,7 +236,13 @@ impl Drop for Lab {
         move_self(&self.home);
         let _ = std::fs::write(self.cgroup.join("cgroup.kill"), "1");
         wait_until(Duration::from_secs(10), || self.processes().is_empty());
-        let _ = std::fs::remove_dir(&self.cgroup);
+        // The lab's cgroup in every hierarchy (the pods' made it in the v1 ones too).
+        let name = self.cgroup.file_name().unwrap_or_default().to_owned();
+        for root in cgroup_roots() {
+            for dir in cgroup_tree(&root.join(&name)).into_iter().rev() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
         for name in self.names.borrow().iter() {
             let netns = Path::new("/run/netns").join(name);
             let _ = nix::mount::umount2(&netns, nix::mount::MntFlags::MNT_DETACH);

@@ -9,7 +9,8 @@
 //!
 //! Sections: `pause`, `image` (the multi-platform pause image: per-architecture sizes, build
 //! time), `latency` (create, exec, run), `stop`, `podman`, `oci` (image containers
-//! against runc, crun, umoci and podman), `scale` (`SANDBOX_BENCH_PODS`
+//! against runc, crun, umoci and podman), `cgroups` (stop and rm against the host's process
+//! count, what limits add to create), `scale` (`SANDBOX_BENCH_PODS`
 //! pods, default 1,000); all of them without arguments. Each section adds rows to the [`Table`],
 //! which prints them as they come and writes them all to `target/bench/figures.json` (so that a
 //! later run can be compared) and `target/bench/figures.md` (the README's table) at the end
@@ -24,6 +25,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cgroups;
 mod image;
 mod lab;
 mod latency;
@@ -47,13 +49,14 @@ pub use table::{Row, Table, Target};
 type Section = fn(&mut Table);
 
 /// The sections, in the order they run.
-const SECTIONS: [(&str, Section); 7] = [
+const SECTIONS: [(&str, Section); 8] = [
     ("pause", pause::run),
     ("image", image::run),
     ("latency", latency::run),
     ("stop", stop::run),
     ("podman", podman::run),
     ("oci", oci::run),
+    ("cgroups", cgroups::run),
     ("scale", scale::run),
 ];
 
