@@ -364,3 +364,49 @@ fn stop_kills_what_left_its_container_and_an_exec_session_through_the_cgroup() {
         "the exec session ended with SIGKILL"
     );
 }
+
+#[test]
+fn stats_and_inspect_show_what_the_cgroups_use() {
+    require_root();
+    let pod = Pod::create(&["--memory", "128m", "--pids-limit", "50"]);
+    pod.run(
+        "spin",
+        &["--cpus", "0.5"],
+        &["sh", "-c", "while :; do :; done"],
+    );
+    let stats = pod.sandbox(&["stats", "--no-stream", "--json", pod.name()]);
+    assert_exit!(stats, 0);
+    let stats = json_of(&stats);
+    let line = &stats[0];
+    assert_eq!(line["pod"], pod.name(), "{stats}");
+    assert_eq!(line["memory_limit_bytes"], 134217728, "{stats}");
+    assert_eq!(line["pids_limit"], 50, "{stats}");
+    assert!(line["memory_bytes"].as_u64().unwrap() > 0, "{stats}");
+    assert!(
+        line["pids"].as_u64().unwrap() >= 3,
+        "pause, monitor and sh: {stats}"
+    );
+    // Busy, but never more than its quota of half a CPU (with slack for the reading's timing).
+    let cpu = line["cpu_percent"].as_f64().unwrap();
+    assert!(cpu > 0.0 && cpu < 65.0, "{stats}");
+
+    let spin = pod.container("spin");
+    let usage = &spin["cgroup"]["usage"];
+    assert!(usage["cpu_usec"].as_u64().unwrap() > 0, "{spin}");
+    assert!(usage["pids"].as_u64().unwrap() >= 2, "{spin}");
+    assert_eq!(usage["oom_kills"], 0, "{spin}");
+    assert!(
+        pod.inspect()["cgroup"]["usage"]["memory_peak_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    let missing = pod.sandbox(&["stats", "--no-stream", "no-such-pod"]);
+    assert_exit!(missing, 125);
+    assert!(
+        missing.stderr.contains("\"no-such-pod\" does not exist"),
+        "{}",
+        missing.stderr
+    );
+}

@@ -11,6 +11,7 @@ mod ps;
 mod rm;
 mod rmi;
 mod run;
+mod stats;
 mod stop;
 mod wait;
 
@@ -72,6 +73,9 @@ pub enum Command {
     Inspect(inspect::Args),
     /// List pods.
     Ps(ps::Args),
+    /// Show pods' CPU, memory and process use, refreshed every second (like podman pod stats
+    /// and kubectl top).
+    Stats(stats::Args),
     /// Run a command in the foreground inside a pod's namespaces; exit with its code.
     Exec(exec::Args),
     /// Start a container: a detached command joined to the pod's namespaces, or an OCI
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Create(args) => create::run(&host, args),
         Command::Inspect(args) => inspect::run(&host, args),
         Command::Ps(args) => ps::run(&host, args),
+        Command::Stats(args) => stats::run(&host, args),
         Command::Exec(args) => exec::run(&host, args),
         Command::Run(args) => run::run(&host, args),
         Command::Wait(args) => wait::run(&host, args),
@@ -114,7 +119,6 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-/// How a command runs inside a pod (shared by `exec` and `run`).
 /// Resource limits, of a pod (`create`) or of a container (`run`): its cgroup's.
 #[derive(Debug, Default, clap::Args)]
 pub struct LimitArgs {
@@ -141,6 +145,7 @@ impl LimitArgs {
     }
 }
 
+/// How a command runs inside a pod (shared by `exec` and `run`).
 #[derive(Debug, clap::Args)]
 pub struct Process {
     /// Set an environment variable (KEY=VALUE, or KEY to pass on this shell's value).

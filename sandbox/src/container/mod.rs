@@ -99,6 +99,9 @@ pub struct ContainerStatus {
     pub stop_signal: String,
     /// Why the state is not what one would expect, if so.
     pub reason: Option<String>,
+    /// Its cgroup: where, its limits and what it uses now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<crate::pod::CgroupStatus>,
     /// An OCI container's runtime, ID, root file system (image reference and digest, or
     /// directory) and PID namespace; absent for a process container.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,6 +245,7 @@ impl Container {
             command: self.record.command.argv.clone(),
             stop_signal: exit::signal_name(self.record.stop_signal),
             reason,
+            cgroup: None,
             oci: self.record.oci.clone(),
         }
     }
@@ -271,6 +275,11 @@ impl Host {
         if status.reason.is_none() && self.oom_killed(container) {
             status.reason = Some(OOM_KILLED.to_owned());
         }
+        status.cgroup = container
+            .record
+            .cgroup
+            .as_ref()
+            .map(|cgroup| self.cgroup_status(cgroup));
         status
     }
 

@@ -6,7 +6,7 @@
 use super::{ExecStatus, PodState, PodStatus};
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::state::pod::PodPhase;
+use crate::state::pod::{CgroupRecord, PodPhase};
 use crate::state::{self, exec};
 
 impl Host {
@@ -72,11 +72,26 @@ impl Host {
             reason,
             containers,
             execs,
-            cgroup: record.cgroup.as_ref().map(|cgroup| super::CgroupStatus {
-                path: format!("/{}", cgroup.path.display()),
-                limits: cgroup.limits,
-            }),
+            cgroup: record
+                .cgroup
+                .as_ref()
+                .map(|cgroup| self.cgroup_status(cgroup)),
         })
+    }
+
+    /// A cgroup as `inspect` shows it, with what it uses now.
+    pub(crate) fn cgroup_status(&self, cgroup: &CgroupRecord) -> super::CgroupStatus {
+        let usage = self
+            .cgroups()
+            .and_then(|h| h.cgroup(&cgroup.path).usage())
+            .map_err(|error| log::debug!("{}", crate::error_chain(&error)))
+            .ok()
+            .filter(|usage| usage.cpu_usec.is_some() || usage.memory_bytes.is_some());
+        super::CgroupStatus {
+            path: format!("/{}", cgroup.path.display()),
+            limits: cgroup.limits,
+            usage,
+        }
     }
 
     /// Every pod's status, sorted by name. A pod whose state cannot be read is listed with

@@ -8,6 +8,7 @@ mod create;
 mod exec;
 mod inspect;
 mod rm;
+mod stats;
 mod stop;
 
 use std::collections::BTreeMap;
@@ -15,10 +16,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::stats::PodStats;
 use crate::container::ContainerStatus;
 use crate::error::Result;
 use crate::limits::Limits;
 use crate::state::PodPaths;
+use crate::sys::cgroup::Usage;
 use crate::sys::namespace::{NamespaceKind, Pin};
 use crate::sys::process::PidFd;
 
@@ -142,6 +145,8 @@ pub struct CgroupStatus {
     pub path: String,
     /// The limits set on it.
     pub limits: Limits,
+    /// What it and everything below it use now; `None` once it is gone (or unreadable).
+    pub usage: Option<Usage>,
 }
 
 impl PodStatus {

@@ -45,6 +45,23 @@ struct Legacy {
     controllers: Vec<String>,
 }
 
+/// What a cgroup and everything below it use, as the kernel counts it. A figure the host's
+/// hierarchies do not keep is `None`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    /// Memory in use now, in bytes (page cache included, as the kernel charges it).
+    pub memory_bytes: Option<u64>,
+    /// The most memory it has used, in bytes (`memory.peak`, Linux 5.19, or v1's
+    /// `max_usage_in_bytes`).
+    pub memory_peak_bytes: Option<u64>,
+    /// CPU time used, in microseconds.
+    pub cpu_usec: Option<u64>,
+    /// Tasks (processes and threads) in it.
+    pub pids: Option<u64>,
+    /// Processes the OOM killer ended for going over its memory limit.
+    pub oom_kills: u64,
+}
+
 /// Which kind of host this is (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -485,6 +502,62 @@ impl Cgroup<'_> {
                 }
             }
         }
+    }
+
+    /// What it uses now (see [`Usage`]); all `None` (and 0) for a cgroup that is not there.
+    pub fn usage(&self) -> Result<Usage> {
+        let h = self.hierarchies;
+        let number = |path: Option<PathBuf>| -> Result<Option<u64>> {
+            let Some(path) = path else {
+                return Ok(None);
+            };
+            match std::fs::read_to_string(&path) {
+                Ok(text) => Ok(text.trim().parse().ok()),
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e).context(|| format!("reading {}", path.display())),
+            }
+        };
+        let v1 = |controller: &str, file: &str| {
+            h.legacy_of(controller)
+                .map(|legacy| legacy.mount.join(&self.path).join(file))
+        };
+        let v2 = |file: &str| self.unified_dir().map(|dir| dir.join(file));
+        let (memory, peak) = if h.unified_owns("memory") {
+            (number(v2("memory.current"))?, number(v2("memory.peak"))?)
+        } else {
+            (
+                number(v1("memory", "memory.usage_in_bytes"))?,
+                number(v1("memory", "memory.max_usage_in_bytes"))?,
+            )
+        };
+        let pids = if h.unified_owns("pids") {
+            number(v2("pids.current"))?
+        } else {
+            number(v1("pids", "pids.current"))?
+        };
+        // cpu.stat's usage_usec is in every cgroup2 directory, whoever owns `cpu`.
+        let cpu_stat = match v2("cpu.stat") {
+            Some(path) => match std::fs::read_to_string(&path) {
+                Ok(text) => text
+                    .lines()
+                    .find_map(|line| line.strip_prefix("usage_usec "))
+                    .and_then(|usec| usec.trim().parse().ok()),
+                Err(e) if e.kind() == ErrorKind::NotFound => None,
+                Err(e) => return Err(e).context(|| format!("reading {}", path.display())),
+            },
+            None => None,
+        };
+        let cpu_usec = match cpu_stat {
+            Some(usec) => Some(usec),
+            None => number(v1("cpuacct", "cpuacct.usage"))?.map(|ns| ns / 1000),
+        };
+        Ok(Usage {
+            memory_bytes: memory,
+            memory_peak_bytes: peak,
+            cpu_usec,
+            pids,
+            oom_kills: self.oom_kills()?,
+        })
     }
 
     /// How many times the kernel's OOM killer killed a process in it for going over its memory
