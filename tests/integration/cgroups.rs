@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sandbox_tests::images::{build_image, busybox_definition};
+use sandbox_tests::images::{build_image, busybox_definition, crun_for_this_host};
 use sandbox_tests::{
     Pod, ScratchDir, StateRoot, assert_exit, cgroup_roots, json_of, pod_cgroups, report_of,
     require_root, wait_until,
@@ -167,40 +167,58 @@ fn an_image_container_gets_its_limits_from_the_runtime_in_the_pods_cgroup() {
     require_root();
     let dir = ScratchDir::new("cgroup-image");
     let image = build_image(&busybox_definition(), &dir.path().join("layout"), "t");
-    let pod = Pod::create(&["--memory", "256m"]);
-    pod.run(
-        "limited",
-        &["--image", &image, "--cpus", "0.25", "--pids-limit", "9"],
-        &["sleep", "300"],
-    );
-    pod.run(
-        "hog",
-        &["--image", &image, "--memory", "32m"],
-        &["tail", "/dev/zero"],
-    );
-    let path = pod_cgroup(&pod);
-    let limited = format!("{path}/ctr-limited");
-    assert_eq!(
-        read(&control_file(&limited, "pids", "pids.max", "pids.max")),
-        "9"
-    );
-    let cpu = read(&control_file(
-        &limited,
-        "cpu",
-        "cpu.max",
-        "cpu.cfs_quota_us",
-    ));
-    assert!(cpu == "25000 100000" || cpu == "25000", "{cpu}");
-    // The container's process is in its cgroup; runc and the monitor are not (in `runtime`).
-    let pid = pod.container("limited")["pid"].as_i64().unwrap();
-    let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    assert!(
-        membership.lines().all(|line| line.ends_with(&limited)),
-        "{membership}"
-    );
-    let hog = exited(&pod, "hog");
-    assert_eq!(hog["exit_code"], 137, "{hog}");
-    assert_eq!(hog["reason"], "OOMKilled", "{hog}");
+    let crun = crun_for_this_host(dir.path());
+    for runtime in [PathBuf::from("/usr/sbin/runc"), crun] {
+        let runtime = runtime.to_str().unwrap();
+        let pod = Pod::create(&["--memory", "256m"]);
+        pod.run(
+            "limited",
+            &[
+                "--runtime",
+                runtime,
+                "--image",
+                &image,
+                "--cpus",
+                "0.25",
+                "--pids-limit",
+                "9",
+            ],
+            &["sleep", "300"],
+        );
+        pod.run(
+            "hog",
+            &["--runtime", runtime, "--image", &image, "--memory", "32m"],
+            &["tail", "/dev/zero"],
+        );
+        let path = pod_cgroup(&pod);
+        let limited = format!("{path}/ctr-limited");
+        assert_eq!(
+            read(&control_file(&limited, "pids", "pids.max", "pids.max")),
+            "9",
+            "{runtime}"
+        );
+        let cpu = read(&control_file(
+            &limited,
+            "cpu",
+            "cpu.max",
+            "cpu.cfs_quota_us",
+        ));
+        assert!(cpu == "25000 100000" || cpu == "25000", "{runtime}: {cpu}");
+        // The container's process is in its cgroup in every hierarchy that has limits; runc
+        // and the monitor are not (they are in `runtime`).
+        let pid = pod.container("limited")["pid"].as_i64().unwrap();
+        let membership = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert!(
+            membership
+                .lines()
+                .filter(|line| !line.starts_with("0::") || !line.contains("/runtime"))
+                .all(|line| line.ends_with(&limited)),
+            "{runtime}: {membership}"
+        );
+        let hog = exited(&pod, "hog");
+        assert_eq!(hog["exit_code"], 137, "{runtime}: {hog}");
+        assert_eq!(hog["reason"], "OOMKilled", "{runtime}: {hog}");
+    }
 }
 
 #[test]

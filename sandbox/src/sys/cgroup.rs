@@ -535,8 +535,12 @@ impl Cgroup<'_> {
         } else {
             number(v1("pids", "pids.current"))?
         };
-        // cpu.stat's usage_usec is in every cgroup2 directory, whoever owns `cpu`.
-        let cpu_stat = match v2("cpu.stat") {
+        // cpu.stat's usage_usec is in every cgroup2 directory, whoever owns `cpu`; where a v1
+        // cpuacct hierarchy does the accounting (a hybrid host), it is the one every runtime
+        // joins, while crun on such a host may leave its containers' cgroup2 membership behind.
+        let cpu_stat = match v2("cpu.stat")
+            .filter(|_| h.unified_owns("cpu") || h.legacy_of("cpuacct").is_none())
+        {
             Some(path) => match std::fs::read_to_string(&path) {
                 Ok(text) => text
                     .lines()
