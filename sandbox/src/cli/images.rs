@@ -48,20 +48,10 @@ fn print_table(images: &[ImageSummary]) {
     }
 }
 
-/// Bytes in the largest unit that keeps the number at 1 or more (`1.9 MB`), as podman shows.
+/// Bytes in the largest decimal unit that keeps the number at 1 or more (`1.9 MB`), as podman
+/// shows image sizes.
 fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
-    let mut size = bytes as f64;
-    let mut unit = 0;
-    while size >= 1000.0 && unit + 1 < UNITS.len() {
-        size /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{size:.1} {}", UNITS[unit])
-    }
+    super::scaled(bytes, 1000.0, &["B", "kB", "MB", "GB"], " ")
 }
 
 #[cfg(test)]

@@ -145,6 +145,23 @@ impl LimitArgs {
     }
 }
 
+/// `value` in the largest of `units` (each `step` times the one before) that keeps the number
+/// at 1 or more, one decimal past the first unit: `1.9 MB` (sizes, decimal, as `podman images`)
+/// or `32.0MiB` (memory, binary, as `podman stats`).
+pub fn scaled(value: u64, step: f64, units: &[&str], separator: &str) -> String {
+    let mut size = value as f64;
+    let mut unit = 0;
+    while size >= step && unit + 1 < units.len() {
+        size /= step;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value}{separator}{}", units[0])
+    } else {
+        format!("{size:.1}{separator}{}", units[unit])
+    }
+}
+
 /// How a command runs inside a pod (shared by `exec` and `run`).
 #[derive(Debug, clap::Args)]
 pub struct Process {

@@ -133,20 +133,9 @@ fn print_table(lines: &[Line]) {
     }
 }
 
-/// Bytes with a binary unit, as podman prints them.
+/// Bytes with a binary unit (`32.0MiB`), as podman prints memory.
 fn bytes(value: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut size = value as f64;
-    let mut unit = 0;
-    while size >= 1024.0 && unit + 1 < UNITS.len() {
-        size /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{value}B")
-    } else {
-        format!("{size:.1}{}", UNITS[unit])
-    }
+    super::scaled(value, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB"], "")
 }
 
 #[cfg(test)]
