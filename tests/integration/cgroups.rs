@@ -463,3 +463,51 @@ fn pids_limit_5_makes_the_sixth_process_of_an_image_container_fail() {
         "{logs:?}"
     );
 }
+
+/// This host is hybrid; a cgroup v2-only host is what a mount namespace without the v1
+/// hierarchies shows: its cgroup2 tree owns none of the limited controllers, so pods get their
+/// cgroups there (placement, `cgroup.kill`, removal) and a limit is refused, naming what the
+/// host lacks, with nothing left behind.
+#[test]
+fn a_host_with_only_a_cgroup2_tree_places_kills_and_refuses_limits_it_cannot_set() {
+    require_root();
+    let root = StateRoot::new();
+    let sandbox = sandbox_tests::sandbox_bin();
+    let script = r#"
+        grep " - cgroup cgroup " /proc/self/mountinfo | cut -d" " -f5 | while read -r m; do
+            umount "$m" || exit 99
+        done
+        s() { "$SANDBOX" --root "$ROOT" "$@"; }
+        s create v2only || exit 1
+        s run v2only --name c -- sleep 300 || exit 2
+        pid=$(s inspect v2only | sed -n 's/^  "pid": \([0-9]*\),$/\1/p')
+        echo "pause: $(grep '^0::' /proc/$pid/cgroup)"
+        s create v2limits --memory 64m
+        echo "limits: $?"
+        [ -e "$ROOT/v2limits" ] && echo "v2limits left"
+        s stop v2only -t 1 >/dev/null || exit 3
+        s rm v2only || exit 4
+        echo done
+    "#;
+    let ran: sandbox_tests::Run = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", script])
+        .env("SANDBOX", &sandbox)
+        .env("ROOT", root.path())
+        .env_remove("SANDBOX_CGROUP_PARENT")
+        .output()
+        .unwrap()
+        .into();
+    assert_exit!(ran, 0);
+    assert!(
+        ran.stdout.ends_with("limits: 125\ndone\n"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        ran.stderr.contains("a memory limit is not possible on this host: the host has no memory cgroup controller mounted"),
+        "{}",
+        ran.stderr
+    );
+    assert_eq!(pod_cgroups("v2only", "sandbox"), Vec::<PathBuf>::new());
+    assert_eq!(pod_cgroups("v2limits", "sandbox"), Vec::<PathBuf>::new());
+}
