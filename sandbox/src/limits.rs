@@ -38,6 +38,17 @@ impl Limits {
         *self == Limits::default()
     }
 
+    /// Each limit of `self`, else of `outer`: which kinds of limit apply to a cgroup below
+    /// another (a container's below its pod's), for deciding which controllers a process
+    /// must be in.
+    pub fn within(&self, outer: &Limits) -> Limits {
+        Limits {
+            memory_bytes: self.memory_bytes.or(outer.memory_bytes),
+            millicpus: self.millicpus.or(outer.millicpus),
+            pids: self.pids.or(outer.pids),
+        }
+    }
+
     /// The CFS quota per [`CPU_PERIOD_US`], in microseconds.
     pub fn cpu_quota_us(&self) -> Option<u64> {
         self.millicpus

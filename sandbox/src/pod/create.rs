@@ -134,10 +134,10 @@ impl Host {
         let pause_cgroup = match &record.cgroup {
             Some(cgroup) => {
                 let pod = self.cgroups()?.cgroup(&cgroup.path);
-                pod.create()?;
+                pod.create(&cgroup.limits)?;
                 pod.set_limits(&cgroup.limits)?;
                 let leaf = pod.child(PAUSE_CGROUP);
-                leaf.create()?;
+                leaf.create(&cgroup.limits)?;
                 Some(leaf)
             }
             None => None,
@@ -166,9 +166,9 @@ impl Host {
             .spawn_recorded(|pause| {
                 record.pause = ProcessRecord::of(pause.pid(), &self.boot_id);
                 state::pod::save(paths, record)?;
-                match &pause_cgroup {
-                    Some(leaf) => leaf.attach_legacy(pause.pid()),
-                    None => Ok(()),
+                match (&pause_cgroup, &record.cgroup) {
+                    (Some(leaf), Some(cgroup)) => leaf.attach_legacy(pause.pid(), &cgroup.limits),
+                    _ => Ok(()),
                 }
             })
             .map_err(|e| e.within(&format!("starting pause for sandbox {:?}", record.name)))?;

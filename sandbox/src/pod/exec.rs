@@ -13,7 +13,6 @@
 
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
 
@@ -22,10 +21,11 @@ use crate::command::CommandSpec;
 use crate::container::Container;
 use crate::error::{Context, Error, Result};
 use crate::host::Host;
+use crate::limits::Limits;
 use crate::state;
 use crate::state::container::RuntimeKind;
 use crate::state::exec::{self, ExecRecord};
-use crate::state::pod::EXEC_CGROUP;
+use crate::state::pod::{CgroupRecord, EXEC_CGROUP};
 use crate::sys::namespace;
 use crate::sys::process::ProcessRecord;
 use crate::sys::spawn::Spawn;
@@ -57,24 +57,29 @@ impl Host {
         // The session is born in the container's cgroup (as `RUNTIME exec` puts it), or in
         // the pod's `exec` leaf: under the pod's cgroup either way, so its limits count it and
         // a teardown ends it.
+        let pod_limits = record.cgroup.as_ref().map(|c| c.limits).unwrap_or_default();
         let (command, view, cgroup) = match container {
             Some(name) => self.enter_container(&paths, name, command)?,
             None => (
                 command.clone(),
                 None,
-                record.cgroup.as_ref().map(|c| c.path.join(EXEC_CGROUP)),
+                record.cgroup.as_ref().map(|c| CgroupRecord {
+                    path: c.path.join(EXEC_CGROUP),
+                    limits: Limits::default(),
+                }),
             ),
         };
         let cgroup = match &cgroup {
-            Some(path) => {
-                let cgroup = self.cgroups()?.cgroup(path);
-                cgroup.create()?;
-                Some(cgroup)
+            Some(place) => {
+                let cgroup = self.cgroups()?.cgroup(&place.path);
+                let limits = place.limits.within(&pod_limits);
+                cgroup.create(&limits)?;
+                Some((cgroup, limits))
             }
             None => None,
         };
         let unified = match &cgroup {
-            Some(cgroup) => cgroup.open_unified()?,
+            Some((cgroup, _)) => cgroup.open_unified()?,
             None => None,
         };
         let mut join: Vec<_> = namespaces
@@ -123,7 +128,7 @@ impl Host {
                 )?;
                 recorded.set(Some(pid));
                 match &cgroup {
-                    Some(cgroup) => cgroup.attach_legacy(pid),
+                    Some((cgroup, limits)) => cgroup.attach_legacy(pid, limits),
                     None => Ok(()),
                 }
             })
@@ -149,7 +154,7 @@ impl Host {
         pod: &state::PodPaths,
         name: &str,
         given: &CommandSpec,
-    ) -> Result<(CommandSpec, Option<ContainerEntry>, Option<PathBuf>)> {
+    ) -> Result<(CommandSpec, Option<ContainerEntry>, Option<CgroupRecord>)> {
         let container = Container::load(pod, name)?;
         let not_running = || Error::ContainerNotRunning {
             pod: pod.name().to_owned(),
@@ -172,7 +177,7 @@ impl Host {
             // writable layer) must gain nothing by being run from here.
             bounding_caps: own.bounding_caps,
         };
-        let cgroup = container.record.cgroup.as_ref().map(|c| c.path.clone());
+        let cgroup = container.record.cgroup.clone();
         if container.record.runtime != RuntimeKind::Oci {
             // A process container's namespaces are the pod's.
             return Ok((command, None, cgroup));

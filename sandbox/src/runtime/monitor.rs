@@ -150,14 +150,21 @@ pub(crate) fn spawn_monitor(
     let cgroup = match how.cgroup {
         Some(place) => {
             let cgroup = launch.host.cgroups()?.cgroup(&place.path);
-            cgroup.create()?;
+            let pod_limits = launch
+                .pod
+                .cgroup
+                .as_ref()
+                .map(|c| c.limits)
+                .unwrap_or_default();
+            let limits = place.limits.within(&pod_limits);
+            cgroup.create(&limits)?;
             cgroup.set_limits(&place.limits)?;
-            Some(cgroup)
+            Some((cgroup, limits))
         }
         None => None,
     };
     let unified = match &cgroup {
-        Some(cgroup) => cgroup.open_unified()?,
+        Some((cgroup, _)) => cgroup.open_unified()?,
         None => None,
     };
     let mut spawn = Spawn::new(&launch.host.pause, (how.args)(&monitor_options), &how.env)?;
@@ -180,7 +187,7 @@ pub(crate) fn spawn_monitor(
             record.monitor = ProcessRecord::of(monitor.pid(), boot_id);
             save(record)?;
             match &cgroup {
-                Some(cgroup) => cgroup.attach_legacy(monitor.pid()),
+                Some((cgroup, limits)) => cgroup.attach_legacy(monitor.pid(), limits),
                 None => Ok(()),
             }
         })

@@ -167,6 +167,12 @@ impl Hierarchies {
         })
     }
 
+    /// The v1 hierarchy that tracks membership where there is no cgroup2 tree: the freezer's
+    /// (its freeze-kill-thaw is the only race-free kill there), else the first.
+    fn membership_legacy(&self) -> Option<&Legacy> {
+        self.legacy_of("freezer").or(self.legacy.first())
+    }
+
     /// The v1 hierarchy of `controller`, if one is mounted.
     fn legacy_of(&self, controller: &str) -> Option<&Legacy> {
         self.legacy
@@ -251,9 +257,12 @@ impl Cgroup<'_> {
     }
 
     /// The cgroups right below it, by the tree that tracks membership (the cgroup2 tree, else
-    /// the first v1 hierarchy); none if it does not exist.
+    /// the v1 freezer); none if it does not exist.
     pub fn children(&self) -> Result<Vec<Self>> {
-        let root = match (&self.hierarchies.unified, self.hierarchies.legacy.first()) {
+        let root = match (
+            &self.hierarchies.unified,
+            self.hierarchies.membership_legacy(),
+        ) {
             (Some(unified), _) => unified,
             (None, Some(legacy)) => &legacy.mount,
             (None, None) => return Ok(Vec::new()),
@@ -275,11 +284,24 @@ impl Cgroup<'_> {
         }
     }
 
-    /// Makes it, and its missing ancestors, in every hierarchy: copies `cpuset.cpus` and
-    /// `cpuset.mems` into new v1 cpuset cgroups, and on the cgroup2 tree enables the limited
-    /// controllers it owns for every new level's children.
-    pub fn create(&self) -> Result<()> {
-        for root in self.hierarchies.roots() {
+    /// Makes it, and its missing ancestors, in the cgroup2 tree and in the v1 hierarchies that
+    /// enforce `limits` (this cgroup's and its ancestors', see [`Cgroup::attach_legacy`]): a
+    /// cgroup in a v1 hierarchy that none of its processes join would only cost `mkdir`s. On
+    /// the cgroup2 tree it enables the limited controllers the tree owns for every new level's
+    /// children; new v1 cpuset cgroups get `cpuset.cpus` and `cpuset.mems` from their parent.
+    pub fn create(&self, limits: &Limits) -> Result<()> {
+        let roots: Vec<&Path> = self
+            .hierarchies
+            .unified
+            .iter()
+            .map(PathBuf::as_path)
+            .chain(
+                self.legacy_for(limits)
+                    .into_iter()
+                    .map(|l| l.mount.as_path()),
+            )
+            .collect();
+        for root in roots {
             let is_unified = Some(root) == self.hierarchies.unified.as_deref();
             let is_cpuset = self
                 .hierarchies
@@ -351,10 +373,14 @@ impl Cgroup<'_> {
         Ok(Some(OwnedFd::from(file)))
     }
 
-    /// Moves process `pid` into it in every v1 hierarchy (the cgroup2 tree is left to
-    /// `CLONE_INTO_CGROUP`, or to [`Cgroup::attach`]).
-    pub fn attach_legacy(&self, pid: i32) -> Result<()> {
-        for legacy in &self.hierarchies.legacy {
+    /// Moves process `pid` into it in the v1 hierarchies that enforce `limits` (the cgroup2 tree
+    /// is left to `CLONE_INTO_CGROUP`, or to [`Cgroup::attach`]): the memory one for a memory
+    /// limit, and so on; `limits` are those of this cgroup and its ancestors. Only those: each
+    /// v1 migration waits for an RCU grace period of the kernel's (8 ms on the test machine, a
+    /// 2-CPU VM), while the cgroup2 tree already gives membership, `cgroup.kill`,
+    /// `cgroup.events` and CPU time at birth, for free.
+    pub fn attach_legacy(&self, pid: i32, limits: &Limits) -> Result<()> {
+        for legacy in self.legacy_for(limits) {
             let procs = legacy.mount.join(&self.path).join("cgroup.procs");
             std::fs::write(&procs, pid.to_string())
                 .context(|| format!("moving process {pid} into {}", procs.display()))?;
@@ -362,20 +388,53 @@ impl Cgroup<'_> {
         Ok(())
     }
 
-    /// Moves process `pid` into it in every hierarchy.
+    /// The v1 hierarchies that enforce `limits` (those of controllers the cgroup2 tree does not
+    /// own), and on a host without a cgroup2 tree the one that tracks membership, which every
+    /// process joins.
+    fn legacy_for(&self, limits: &Limits) -> Vec<&Legacy> {
+        let needed = [
+            ("memory", limits.memory_bytes.is_some()),
+            ("cpu", limits.millicpus.is_some()),
+            ("pids", limits.pids.is_some()),
+        ];
+        let mut hierarchies: Vec<&Legacy> = Vec::new();
+        if self.hierarchies.unified.is_none() {
+            hierarchies.extend(self.hierarchies.membership_legacy());
+        }
+        for (controller, needed) in needed {
+            if !needed || self.hierarchies.unified_owns(controller) {
+                continue;
+            }
+            if let Some(legacy) = self.hierarchies.legacy_of(controller) {
+                if !hierarchies.iter().any(|h| h.mount == legacy.mount) {
+                    hierarchies.push(legacy);
+                }
+            }
+        }
+        hierarchies
+    }
+
+    /// Moves process `pid` into it in every hierarchy where it was made.
     pub fn attach(&self, pid: i32) -> Result<()> {
-        if let Some(dir) = self.unified_dir() {
+        for root in self.hierarchies.roots() {
+            let dir = root.join(&self.path);
+            if !dir.is_dir() {
+                continue;
+            }
             let procs = dir.join("cgroup.procs");
             std::fs::write(&procs, pid.to_string())
                 .context(|| format!("moving process {pid} into {}", procs.display()))?;
         }
-        self.attach_legacy(pid)
+        Ok(())
     }
 
     /// The processes in it and below it, from the tree that tracks membership (the cgroup2
-    /// tree, else the first v1 hierarchy); empty if it does not exist.
+    /// tree, else the v1 freezer); empty if it does not exist.
     pub fn processes(&self) -> Result<Vec<i32>> {
-        let root = match (&self.hierarchies.unified, self.hierarchies.legacy.first()) {
+        let root = match (
+            &self.hierarchies.unified,
+            self.hierarchies.membership_legacy(),
+        ) {
             (Some(unified), _) => unified.clone(),
             (None, Some(legacy)) => legacy.mount.clone(),
             (None, None) => return Ok(Vec::new()),
@@ -522,25 +581,29 @@ impl Cgroup<'_> {
                 .map(|legacy| legacy.mount.join(&self.path).join(file))
         };
         let v2 = |file: &str| self.unified_dir().map(|dir| dir.join(file));
+        // A v1 hierarchy holds the cgroup's processes only where a limit put them (see
+        // `attach_legacy`, and runtimes join them all): a count of 0 there means "not tracked".
+        let tracked = |value: Option<u64>| value.filter(|value| *value > 0);
         let (memory, peak) = if h.unified_owns("memory") {
             (number(v2("memory.current"))?, number(v2("memory.peak"))?)
         } else {
-            (
-                number(v1("memory", "memory.usage_in_bytes"))?,
-                number(v1("memory", "memory.max_usage_in_bytes"))?,
-            )
+            let memory = tracked(number(v1("memory", "memory.usage_in_bytes"))?);
+            let peak = number(v1("memory", "memory.max_usage_in_bytes"))?;
+            (memory, peak.filter(|_| memory.is_some()))
         };
         let pids = if h.unified_owns("pids") {
             number(v2("pids.current"))?
         } else {
-            number(v1("pids", "pids.current"))?
+            match tracked(number(v1("pids", "pids.current"))?) {
+                Some(pids) => Some(pids),
+                None if h.unified.is_some() => Some(self.processes()?.len() as u64),
+                None => None,
+            }
         };
-        // cpu.stat's usage_usec is in every cgroup2 directory, whoever owns `cpu`; where a v1
-        // cpuacct hierarchy does the accounting (a hybrid host), it is the one every runtime
-        // joins, while crun on such a host may leave its containers' cgroup2 membership behind.
-        let cpu_stat = match v2("cpu.stat")
-            .filter(|_| h.unified_owns("cpu") || h.legacy_of("cpuacct").is_none())
-        {
+        // cpu.stat's usage_usec is in every cgroup2 directory, whoever owns `cpu`; v1 cpuacct
+        // counts where a runtime put the processes there (crun on a hybrid host leaves their
+        // cgroup2 membership in the pod's runtime leaf).
+        let cpu_stat = match v2("cpu.stat") {
             Some(path) => match std::fs::read_to_string(&path) {
                 Ok(text) => text
                     .lines()
@@ -551,10 +614,8 @@ impl Cgroup<'_> {
             },
             None => None,
         };
-        let cpu_usec = match cpu_stat {
-            Some(usec) => Some(usec),
-            None => number(v1("cpuacct", "cpuacct.usage"))?.map(|ns| ns / 1000),
-        };
+        let cpuacct = tracked(number(v1("cpuacct", "cpuacct.usage"))?).map(|ns| ns / 1000);
+        let cpu_usec = cpuacct.or(cpu_stat);
         Ok(Usage {
             memory_bytes: memory,
             memory_peak_bytes: peak,
@@ -785,13 +846,13 @@ mod tests {
         let hierarchies = Hierarchies::of_host().unwrap();
         let parent = hierarchies.cgroup(Path::new(&format!("sandbox-unit-{}", std::process::id())));
         let cgroup = parent.child("pod").child("leaf");
-        cgroup.create().unwrap();
-        cgroup.create().unwrap(); // again: nothing to do
         let limits = Limits {
             memory_bytes: Some(64 << 20),
             millicpus: Some(500),
             pids: Some(7),
         };
+        cgroup.create(&limits).unwrap();
+        cgroup.create(&limits).unwrap(); // again: nothing to do
         cgroup.set_limits(&limits).unwrap();
         let read = |controller: &str, v2: &str, v1: &str| {
             let path = if hierarchies.unified_owns(controller) {
@@ -821,10 +882,16 @@ mod tests {
         let pid = child.id() as i32;
         cgroup.attach(pid).unwrap();
         assert_eq!(parent.processes().unwrap(), [pid]);
+        // In the cgroup2 tree and in the hierarchy of each limited controller, and only there.
         let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
         let expected = format!("/{}", cgroup.path().display());
         for line in own.lines() {
-            assert!(line.ends_with(&expected), "{line} (of {own})");
+            let controllers = line.split(':').nth(1).unwrap_or_default();
+            let limited = controllers.is_empty()
+                || controllers
+                    .split(',')
+                    .any(|c| LIMITED.contains(&c) && !hierarchies.unified_owns(c));
+            assert_eq!(line.ends_with(&expected), limited, "{line} (of {own})");
         }
         assert!(parent.kill().unwrap(), "this host has cgroup.kill");
         assert!(parent.wait_empty(Duration::from_secs(10)).unwrap());
@@ -864,7 +931,7 @@ mod tests {
             "sandbox-freezer-{}",
             std::process::id()
         )));
-        cgroup.create().unwrap();
+        cgroup.create(&Limits::default()).unwrap();
         let mut child = std::process::Command::new("sleep")
             .arg("100")
             .spawn()
