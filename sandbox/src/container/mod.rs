@@ -253,7 +253,11 @@ impl Container {
 
 impl Host {
     /// The statuses of all containers of a pod.
-    pub(crate) fn container_statuses(&self, pod: &PodPaths) -> Result<Vec<ContainerStatus>> {
+    pub(crate) fn container_statuses(
+        &self,
+        pod: &PodPaths,
+        with_usage: bool,
+    ) -> Result<Vec<ContainerStatus>> {
         let containers = Container::load_all(pod, false)?;
         let creating = containers
             .iter()
@@ -261,15 +265,17 @@ impl Host {
         let abandoned = creating && !self.store.is_locked(pod.name())?;
         Ok(containers
             .iter()
-            .map(|c| self.container_status(c, abandoned))
+            .map(|c| self.container_status(c, abandoned, with_usage))
             .collect())
     }
 
-    /// A container's status, with `reason: OOMKilled` when the kernel's OOM killer ended it.
+    /// A container's status, with `reason: OOMKilled` when the kernel's OOM killer ended it, and
+    /// what its cgroup uses if `with_usage`.
     pub(crate) fn container_status(
         &self,
         container: &Container,
         abandoned: bool,
+        with_usage: bool,
     ) -> ContainerStatus {
         let mut status = container.status(&self.boot_id, abandoned);
         if status.reason.is_none() && self.oom_killed(container) {
@@ -279,7 +285,7 @@ impl Host {
             .record
             .cgroup
             .as_ref()
-            .map(|cgroup| self.cgroup_status(cgroup));
+            .map(|cgroup| self.cgroup_status(cgroup, with_usage));
         status
     }
 

@@ -150,7 +150,7 @@ impl Host {
             }
             return Err(error);
         }
-        Ok(self.container_status(&Container::load(&pod_paths, &options.name)?, false))
+        Ok(self.container_status(&Container::load(&pod_paths, &options.name)?, false, false))
     }
 
     /// Pulls an image into the store (unpacked once per layer).

@@ -56,7 +56,7 @@ impl Host {
         match created {
             // Read back under the lock: a concurrent `rm` cannot make a create that succeeded
             // look failed.
-            Ok(()) => self.inspect_pod(name),
+            Ok(()) => self.pod_status(name, false),
             Err(error) => {
                 // Only a pod that is there keeps its lock file.
                 if std::fs::symlink_metadata(paths.dir()).is_err() {

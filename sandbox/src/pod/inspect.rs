@@ -10,11 +10,17 @@ use crate::state::pod::{CgroupRecord, PodPhase};
 use crate::state::{self, exec};
 
 impl Host {
-    /// A pod's status for `inspect`.
+    /// A pod's status for `inspect`, with what its cgroups use.
     pub fn inspect_pod(&self, name: &str) -> Result<PodStatus> {
+        self.pod_status(name, true)
+    }
+
+    /// A pod's status; `with_usage`: read what its cgroups use (a few files per cgroup, which
+    /// `ps` of a thousand pods, or `create`'s answer, does without).
+    pub(crate) fn pod_status(&self, name: &str, with_usage: bool) -> Result<PodStatus> {
         let paths = self.store.pod(name)?;
         let record = state::pod::load(&paths)?;
-        let containers = self.container_statuses(&paths)?;
+        let containers = self.container_statuses(&paths, with_usage)?;
         let execs = exec::running(&paths, &self.boot_id, false)?
             .into_iter()
             .map(|session| ExecStatus {
@@ -75,17 +81,27 @@ impl Host {
             cgroup: record
                 .cgroup
                 .as_ref()
-                .map(|cgroup| self.cgroup_status(cgroup)),
+                .map(|cgroup| self.cgroup_status(cgroup, with_usage)),
         })
     }
 
-    /// A cgroup as `inspect` shows it, with what it uses now.
-    pub(crate) fn cgroup_status(&self, cgroup: &CgroupRecord) -> super::CgroupStatus {
-        let usage = self
-            .cgroups()
-            .and_then(|h| h.cgroup(&cgroup.path).usage())
-            .map_err(|error| log::debug!("{}", crate::error_chain(&error)))
+    /// A cgroup as `inspect` shows it, with what it uses now if `with_usage`.
+    pub(crate) fn cgroup_status(
+        &self,
+        cgroup: &CgroupRecord,
+        with_usage: bool,
+    ) -> super::CgroupStatus {
+        let usage = with_usage
+            .then(|| self.cgroups())
+            .transpose()
             .ok()
+            .flatten()
+            .and_then(|h| {
+                h.cgroup(&cgroup.path)
+                    .usage()
+                    .map_err(|error| log::debug!("{}", crate::error_chain(&error)))
+                    .ok()
+            })
             .filter(|usage| usage.cpu_usec.is_some() || usage.memory_bytes.is_some());
         super::CgroupStatus {
             path: format!("/{}", cgroup.path.display()),
@@ -99,7 +115,7 @@ impl Host {
     pub fn list_pods(&self) -> Result<Vec<PodStatus>> {
         let mut pods = Vec::new();
         for name in self.store.pod_names()? {
-            match self.inspect_pod(&name) {
+            match self.pod_status(&name, false) {
                 Ok(status) => pods.push(status),
                 Err(Error::PodNotFound(_)) => {} // removed while we listed
                 Err(error) => pods.push(PodStatus::unreadable(&name, &error)),
