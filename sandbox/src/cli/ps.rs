@@ -5,7 +5,8 @@ use sandbox::{ContainerState, Host, PodStatus, Result};
 /// `ps`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print a JSON array of the same objects as `inspect`.
+    /// Print a JSON array of the same objects as `inspect`, without what the cgroups use
+    /// (`usage` is null: `inspect` or `stats` read it).
     #[arg(long)]
     pub json: bool,
 }
