@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job, end to end: build everything, then a demo pod. Creates a pod, joins three app
-# containers and an exec to it, shows that they share its namespaces, stops and removes one
-# container on its own, leaves an exec session running without its CLI, runs real OCI
-# containers from a busybox image built here (runc: their own root file system, mount and PID
-# namespaces, joined to the pod), builds the pod infrastructure image for linux/amd64 and
+# The main job, end to end: build everything, then a demo pod. Creates a pod with limits,
+# joins three app containers and an exec to it, shows that they share its namespaces, stops and
+# removes one container on its own, leaves an exec session running without its CLI, runs real
+# OCI containers from a busybox image built here (runc: their own root file system, mount and
+# PID namespaces, joined to the pod), limits a container's memory until the OOM killer ends it
+# and shows the pod's stats, builds the pod infrastructure image for linux/amd64 and
 # linux/arm64 (the arm64 pause runs under qemu; the pod runs the host's from the same image),
 # and stops the pod the Kubernetes way: stop signal, grace period, SIGKILL, with the exit codes
 # each container got and what became of the exec session.
@@ -44,7 +45,7 @@ step() {
   "$@"
 }
 
-step "$sandbox" create "$pod" --hostname demo --share-pid
+step "$sandbox" create "$pod" --hostname demo --share-pid --memory 512m --pids-limit 200
 step "$sandbox" run "$pod" --name polite -- sh -c 'trap "echo polite: got TERM, exiting 0; exit 0" TERM; while :; do sleep 0.1; done'
 step "$sandbox" run "$pod" --name plain -- sleep 1000
 step "$sandbox" run "$pod" --name stubborn -- sh -c 'trap "" TERM; echo stubborn: ignoring TERM; while :; do sleep 0.1; done'
@@ -83,6 +84,12 @@ step "$sandbox" run "$pod" --name box --image "$image" -- sleep 1000
 step "$sandbox" exec "$pod" -c box -- sh -c 'echo "box: $(id -un) in $PWD on $(hostname), root has: $(ls / | tr "\n" " ")"; ps'
 step "$sandbox" images
 
+# Cgroups: the pod has limits, a container gets its own; over its memory limit the kernel's OOM
+# killer ends it (137, OOMKilled); stats reads what the pod uses.
+step "$sandbox" run "$pod" --name hog --memory 32m -- tail /dev/zero
+step "$sandbox" wait "$pod" hog || true
+step "$sandbox" stats --no-stream "$pod"
+
 # The pod infrastructure image: one index, a manifest for linux/amd64 and one for linux/arm64.
 # skopeo picks the arm64 one, umoci unpacks it, qemu runs its pause; the pod runs the host's.
 step images --out "$root/pause-image" --tag demo
@@ -105,4 +112,4 @@ step "$sandbox" rm "$pod"
 step "$sandbox" rmi "$image"
 step "$sandbox" rmi "oci:$root/pause-image:demo"
 echo
-echo "demo: done; expected: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period), batch 3, box 143 (its sleep is not PID 1 in the shared PID namespace), infra 0 (pause takes TERM), sleeper 137 (PID 1 of its own namespace, deaf to SIGTERM), and the exec session ended with SIGKILL"
+echo "demo: done; expected: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period), batch 3, hog 137 (OOMKilled), box 143 (its sleep is not PID 1 in the shared PID namespace), infra 0 (pause takes TERM), sleeper 137 (PID 1 of its own namespace, deaf to SIGTERM), and the exec session ended with SIGKILL"
