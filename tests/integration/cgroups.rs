@@ -525,3 +525,47 @@ fn a_host_with_only_a_cgroup2_tree_places_kills_and_refuses_limits_it_cannot_set
     assert_eq!(pod_cgroups("v2only", "sandbox"), Vec::<PathBuf>::new());
     assert_eq!(pod_cgroups("v2limits", "sandbox"), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn stats_streams_a_reading_every_second_until_interrupted() {
+    require_root();
+    let pod = Pod::create(&["--memory", "64m"]);
+    let mut stats = sandbox_tests::sandbox_command(pod.root());
+    stats
+        .args(["stats", "--json", pod.name()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut stats = stats.spawn().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stats.stdout.take().unwrap()));
+    // Each reading is a pretty-printed JSON array: read two whole ones.
+    let mut readings = Vec::new();
+    let mut text = String::new();
+    while readings.len() < 2 {
+        let line = lines.next().expect("stats ended early").unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line == "]" {
+            readings.push(serde_json::from_str::<serde_json::Value>(&text).unwrap());
+            text.clear();
+        }
+    }
+    for reading in &readings {
+        assert_eq!(reading[0]["pod"], pod.name(), "{reading}");
+        assert_eq!(reading[0]["memory_limit_bytes"], 67108864, "{reading}");
+    }
+    // The second reading's CPU time is not before the first's.
+    let cpu = |reading: &serde_json::Value| reading[0]["cpu_usec"].as_u64().unwrap();
+    assert!(cpu(&readings[1]) >= cpu(&readings[0]));
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(stats.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert!(
+        wait_until(SOON, || stats.try_wait().unwrap().is_some()),
+        "stats did not end on SIGINT"
+    );
+    assert_eq!(stats.wait().unwrap().code(), Some(0));
+}
