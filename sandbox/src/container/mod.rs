@@ -18,6 +18,7 @@ use crate::exit;
 use crate::host::Host;
 use crate::runtime::{self, Processes};
 use crate::state::container::{ContainerPhase, ContainerRecord, ExitRecord, OciRecord};
+use crate::state::pod::CgroupRecord;
 use crate::state::{self, ContainerPaths, PodPaths, validate_name};
 
 /// Options of `run`.
@@ -55,6 +56,18 @@ pub enum RootfsOption {
     Image(String),
     /// A directory of the host.
     Directory(std::path::PathBuf),
+}
+
+/// A cgroup, of a pod or a container, as `inspect` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupStatus {
+    /// Its path in every hierarchy, from the hierarchy's root (`/sandbox/pod-web-1a2b3c4d`).
+    pub path: String,
+    /// The limits set on it.
+    pub limits: crate::limits::Limits,
+    /// What it and everything below it use now; `None` when not read (`ps`), or once it is
+    /// gone or unreadable.
+    pub usage: Option<crate::sys::cgroup::Usage>,
 }
 
 /// The reason of a container the kernel's OOM killer ended, as Kubernetes names it.
@@ -101,7 +114,7 @@ pub struct ContainerStatus {
     pub reason: Option<String>,
     /// Its cgroup: where, its limits and what it uses now.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<crate::pod::CgroupStatus>,
+    pub cgroup: Option<CgroupStatus>,
     /// An OCI container's runtime, ID, root file system (image reference and digest, or
     /// directory) and PID namespace; absent for a process container.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -252,6 +265,26 @@ impl Container {
 }
 
 impl Host {
+    /// A cgroup as `inspect` shows it, with what it uses now if `with_usage`.
+    pub(crate) fn cgroup_status(&self, cgroup: &CgroupRecord, with_usage: bool) -> CgroupStatus {
+        let usage = if with_usage {
+            match self.cgroups().and_then(|h| h.cgroup(&cgroup.path).usage()) {
+                Ok(usage) => Some(usage),
+                Err(error) => {
+                    log::debug!("{}", crate::error_chain(&error));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        CgroupStatus {
+            path: format!("/{}", cgroup.path.display()),
+            limits: cgroup.limits,
+            usage: usage.filter(|u| u.cpu_usec.is_some() || u.memory_bytes.is_some()),
+        }
+    }
+
     /// The statuses of all containers of a pod.
     pub(crate) fn container_statuses(
         &self,

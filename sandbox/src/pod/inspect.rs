@@ -6,7 +6,7 @@
 use super::{ExecStatus, PodState, PodStatus};
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::state::pod::{CgroupRecord, PodPhase};
+use crate::state::pod::PodPhase;
 use crate::state::{self, exec};
 
 impl Host {
@@ -83,31 +83,6 @@ impl Host {
                 .as_ref()
                 .map(|cgroup| self.cgroup_status(cgroup, with_usage)),
         })
-    }
-
-    /// A cgroup as `inspect` shows it, with what it uses now if `with_usage`.
-    pub(crate) fn cgroup_status(
-        &self,
-        cgroup: &CgroupRecord,
-        with_usage: bool,
-    ) -> super::CgroupStatus {
-        let usage = with_usage
-            .then(|| self.cgroups())
-            .transpose()
-            .ok()
-            .flatten()
-            .and_then(|h| {
-                h.cgroup(&cgroup.path)
-                    .usage()
-                    .map_err(|error| log::debug!("{}", crate::error_chain(&error)))
-                    .ok()
-            })
-            .filter(|usage| usage.cpu_usec.is_some() || usage.memory_bytes.is_some());
-        super::CgroupStatus {
-            path: format!("/{}", cgroup.path.display()),
-            limits: cgroup.limits,
-            usage,
-        }
     }
 
     /// Every pod's status, sorted by name. A pod whose state cannot be read is listed with

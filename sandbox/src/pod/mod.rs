@@ -17,11 +17,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use self::stats::PodStats;
-use crate::container::ContainerStatus;
+use crate::container::{CgroupStatus, ContainerStatus};
 use crate::error::Result;
 use crate::limits::Limits;
 use crate::state::PodPaths;
-use crate::sys::cgroup::Usage;
 use crate::sys::namespace::{NamespaceKind, Pin};
 use crate::sys::process::PidFd;
 
@@ -136,17 +135,6 @@ pub struct PodStatus {
     pub execs: Vec<ExecStatus>,
     /// Its cgroup: where, and the limits on it.
     pub cgroup: Option<CgroupStatus>,
-}
-
-/// A cgroup as `inspect` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CgroupStatus {
-    /// Its path in every hierarchy, from the hierarchy's root (`/sandbox/pod-web-1a2b3c4d`).
-    pub path: String,
-    /// The limits set on it.
-    pub limits: Limits,
-    /// What it and everything below it use now; `None` once it is gone (or unreadable).
-    pub usage: Option<Usage>,
 }
 
 impl PodStatus {
