@@ -78,6 +78,8 @@ pub enum Mode {
 pub struct Hierarchies {
     /// The cgroup2 tree, if one is mounted.
     unified: Option<PathBuf>,
+    /// The controllers the cgroup2 tree owns (its root's `cgroup.controllers`), read once.
+    unified_controllers: Vec<String>,
     /// The v1 hierarchies.
     legacy: Vec<Legacy>,
 }
@@ -87,11 +89,19 @@ impl Hierarchies {
     pub fn of_host() -> Result<Hierarchies> {
         let text = std::fs::read_to_string("/proc/self/mountinfo")
             .context(|| "reading /proc/self/mountinfo for the cgroup hierarchies")?;
-        Hierarchies::from_mountinfo(&text)
+        let mut hierarchies = Hierarchies::from_mountinfo(&text)?;
+        if let Some(root) = &hierarchies.unified {
+            let file = root.join("cgroup.controllers");
+            let owned =
+                std::fs::read_to_string(&file).context(|| format!("reading {}", file.display()))?;
+            hierarchies.unified_controllers = owned.split_whitespace().map(str::to_owned).collect();
+        }
+        Ok(hierarchies)
     }
 
     /// The hierarchies a `/proc/PID/mountinfo` text names: every `cgroup2` mount's first, and
-    /// each `cgroup` mount of a hierarchy's root. Mounts of a part of a hierarchy (a container's
+    /// each `cgroup` mount of a hierarchy's root (with no controller known to be owned by the
+    /// cgroup2 tree: [`Hierarchies::of_host`] reads that). Mounts of a part of a hierarchy (a container's
     /// view) are not used.
     pub fn from_mountinfo(text: &str) -> Result<Hierarchies> {
         let mut unified = None;
@@ -139,7 +149,11 @@ impl Hierarchies {
                     .to_owned(),
             });
         }
-        Ok(Hierarchies { unified, legacy })
+        Ok(Hierarchies {
+            unified,
+            unified_controllers: Vec::new(),
+            legacy,
+        })
     }
 
     /// Which kind of host this is.
@@ -161,10 +175,7 @@ impl Hierarchies {
 
     /// Whether the cgroup2 tree owns `controller` (its root's `cgroup.controllers` lists it).
     fn unified_owns(&self, controller: &str) -> bool {
-        self.unified.as_ref().is_some_and(|root| {
-            std::fs::read_to_string(root.join("cgroup.controllers"))
-                .is_ok_and(|owned| owned.split_whitespace().any(|c| c == controller))
-        })
+        self.unified_controllers.iter().any(|c| c == controller)
     }
 
     /// The v1 hierarchy that tracks membership where there is no cgroup2 tree: the freezer's
@@ -925,6 +936,7 @@ mod tests {
         }
         let legacy_only = Hierarchies {
             unified: None,
+            unified_controllers: Vec::new(),
             legacy: host.legacy.clone(),
         };
         let cgroup = legacy_only.cgroup(Path::new(&format!(
