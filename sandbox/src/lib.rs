@@ -11,7 +11,7 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | verbs, one file each | [`pod`] (create, inspect, exec, stop, rm), [`container`] (run, wait, logs, stop, rm), [`images`] (images, rmi) |
+//! | verbs, one file each | [`pod`] (create, inspect, stats, exec, stop, rm), [`container`] (run, wait, logs, stop, rm), [`images`] (images, rmi) |
 //! | how a container runs | [`runtime`] (the `Runtime` seam; [`runtime::monitor`] for processes, [`runtime::oci`] for OCI containers) |
 //! | images | [`image`] (references, verified layouts, unpacked layers, the store) |
 //! | ending processes | [`kill`] (SIGKILL through verified pidfds, wait, name the survivors) |
