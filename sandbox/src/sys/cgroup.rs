@@ -312,15 +312,17 @@ impl Cgroup<'_> {
                     .map(|l| l.mount.as_path()),
             )
             .collect();
+        // On a hybrid host the cgroup2 tree owns none of them: nothing to enable.
+        let enables = LIMITED.iter().any(|c| self.hierarchies.unified_owns(c));
         for root in roots {
-            let is_unified = Some(root) == self.hierarchies.unified.as_deref();
+            let enable_here = enables && Some(root) == self.hierarchies.unified.as_deref();
             let is_cpuset = self
                 .hierarchies
                 .legacy_of("cpuset")
                 .is_some_and(|l| l.mount == root);
             let mut dir = root.to_path_buf();
             for name in self.path.iter() {
-                if is_unified {
+                if enable_here {
                     enable_controllers(&dir)?;
                 }
                 let parent = dir.clone();
