@@ -117,6 +117,89 @@ pub enum Error {
         /// pause's stderr, trimmed (empty if it said nothing).
         said: String,
     },
+    /// A network configuration list that cannot be used.
+    #[error("network configuration {path}: {reason}")]
+    NetworkConfig {
+        /// The list's file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No network of that name.
+    #[error(
+        "no network {name:?}: no .conflist in {} has that name{}; --network takes a name, a path \
+         to a .conflist, or {:?} (built in)",
+        config_dir.display(),
+        unreadable_suffix(unreadable),
+        crate::network::BUILTIN_NAME
+    )]
+    NetworkNotFound {
+        /// The name asked for.
+        name: String,
+        /// Where it was looked for.
+        config_dir: PathBuf,
+        /// The lists there that could not be read, with why.
+        unreadable: Vec<String>,
+    },
+    /// A plugin a network needs is not installed.
+    #[error(
+        "CNI plugin {plugin:?} of network {network:?} is not in {} (install \
+         containernetworking-plugins, or name its directory with --cni-plugin-dir)",
+        std::env::join_paths(dirs).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+    )]
+    CniPluginMissing {
+        /// The network.
+        network: String,
+        /// The plugin's type.
+        plugin: String,
+        /// Where it was looked for.
+        dirs: Vec<PathBuf>,
+    },
+    /// A CNI plugin failed; `message` is its own (`msg: details`), `code` its error code.
+    #[error(
+        "CNI {verb} of network {network:?} failed in plugin {plugin:?}: {message}{}",
+        code.map(|code| format!(" (CNI error code {code})")).unwrap_or_default()
+    )]
+    CniPlugin {
+        /// The network.
+        network: String,
+        /// The plugin's type.
+        plugin: String,
+        /// "ADD" or "DEL".
+        verb: &'static str,
+        /// The CNI error code it returned, if it printed an error object.
+        code: Option<u64>,
+        /// What it said.
+        message: String,
+    },
+    /// DEL of a pod's network failed: what it reserved may still be held.
+    #[error("detaching sandbox {pod:?} from network {network:?}")]
+    NetworkDetach {
+        /// Pod name.
+        pod: String,
+        /// The network.
+        network: String,
+        /// The plugin's failure.
+        #[source]
+        source: Box<Error>,
+    },
+    /// `--publish` of a host port another pod has published.
+    #[error("host port {port} is already published by sandbox {pod:?}")]
+    PortInUse {
+        /// The port as given.
+        port: String,
+        /// The pod that has it.
+        pod: String,
+    },
+    /// `--publish` on a network with no plugin that publishes ports.
+    #[error(
+        "network {network:?} cannot publish ports: none of its plugins has the portMappings \
+         capability (add the portmap plugin to its list)"
+    )]
+    NoPortPlugin {
+        /// The network.
+        network: String,
+    },
     /// A container's monitor ended before it reported whether the command started.
     #[error(
         "starting container {container:?}: its monitor (pid {monitor_pid}) ended without reporting the command's start{}",
@@ -251,6 +334,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn unreadable_suffix(unreadable: &[String]) -> String {
+    if unreadable.is_empty() {
+        return String::new();
+    }
+    format!(" (unreadable: {})", unreadable.join("; "))
 }
 
 fn said_suffix(said: &str) -> String {

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Error, Result};
+use crate::network::CniPaths;
 use crate::state::Store;
 use crate::sys::cgroup::Hierarchies;
 use crate::sys::process;
@@ -24,6 +25,7 @@ pub struct Host {
     pub(crate) boot_id: String,
     pub(crate) runtime: Option<PathBuf>,
     pub(crate) cgroup_parent: PathBuf,
+    pub(crate) cni: CniPaths,
     cgroups: std::sync::OnceLock<Hierarchies>,
 }
 
@@ -39,6 +41,7 @@ impl Host {
             boot_id: process::boot_id()?,
             runtime: None,
             cgroup_parent: PathBuf::from(DEFAULT_CGROUP_PARENT),
+            cni: CniPaths::default(),
             cgroups: std::sync::OnceLock::new(),
         })
     }
@@ -57,6 +60,12 @@ impl Host {
         if let Some(parent) = parent {
             self.cgroup_parent = parent;
         }
+        self
+    }
+
+    /// Sets where network names and CNI plugins are looked up.
+    pub fn with_cni(mut self, cni: CniPaths) -> Host {
+        self.cni = cni;
         self
     }
 

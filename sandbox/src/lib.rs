@@ -35,6 +35,7 @@ pub mod image;
 pub mod images;
 pub mod kill;
 pub mod limits;
+pub mod network;
 pub mod pod;
 pub mod policy;
 pub mod runtime;

@@ -1,6 +1,8 @@
-//! `sandbox create NAME [--hostname H] [--share-pid] [--memory SIZE] [--cpus N]
-//! [--pids-limit N]` (and the global `--cgroup-parent PATH`).
+//! `sandbox create NAME [--hostname H] [--share-pid] [--network NET] [--publish SPEC]...
+//! [--memory SIZE] [--cpus N] [--pids-limit N]` (and the global `--cgroup-parent PATH`,
+//! `--cni-config-dir DIR`, `--cni-plugin-dir DIRS`).
 
+use sandbox::network::PortMapping;
 use sandbox::{CreateOptions, Host, Result};
 
 /// `create`.
@@ -15,6 +17,18 @@ pub struct Args {
     /// Give the pod its own PID namespace: containers see each other and pause is their PID 1.
     #[arg(long)]
     pub share_pid: bool,
+    /// The pod's network besides loopback, through CNI plugins: the name of a network
+    /// configuration list in --cni-config-dir, a path to one (a .conflist, CNI 1.0.0 or
+    /// 0.4.0), `bridge` (built in unless a list there has that name: a bridge sandbox0 with
+    /// addresses from 10.89.0.0/24, written to ROOT/.cni/bridge.conflist), or `none`
+    /// (loopback only). `rm` detaches the pod.
+    #[arg(long, value_name = "NET", default_value = "none")]
+    pub network: String,
+    /// Publish a host port to a port of the pod: [HOST_IP:]HOST_PORT:POD_PORT[/tcp|/udp]
+    /// (through the network's portmap plugin). Repeatable; a port another pod has published
+    /// is refused.
+    #[arg(long, short = 'p', value_name = "SPEC", value_parser = PortMapping::parse)]
+    pub publish: Vec<PortMapping>,
     /// Limits of the whole pod (its cgroup, which its containers' are under).
     #[command(flatten)]
     pub limits: super::LimitArgs,
@@ -27,6 +41,8 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
         share_pid: args.share_pid,
         limits: args.limits.limits(),
         cgroup_parent: None,
+        network: Some(args.network),
+        publish: args.publish,
     })?;
     println!("{}", status.name);
     Ok(0)

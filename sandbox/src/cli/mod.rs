@@ -3,6 +3,7 @@
 
 mod create;
 mod exec;
+mod gc;
 mod images;
 mod inspect;
 pub mod logger;
@@ -54,6 +55,28 @@ pub struct Cli {
     )]
     pub cgroup_parent: Option<PathBuf>,
 
+    /// Directory where `--network NAME` looks for CNI network configuration lists
+    /// (`*.conflist`, by their "name")
+    #[arg(
+        long,
+        global = true,
+        env = "SANDBOX_CNI_CONFIG_DIR",
+        value_name = "DIR",
+        default_value = sandbox::network::DEFAULT_CONFIG_DIR
+    )]
+    pub cni_config_dir: PathBuf,
+
+    /// Where CNI plugins are looked up: directories separated by ':' (Debian's
+    /// containernetworking-plugins puts them in /usr/lib/cni)
+    #[arg(
+        long,
+        global = true,
+        env = "SANDBOX_CNI_PATH",
+        value_name = "DIRS",
+        default_value = sandbox::network::DEFAULT_PLUGIN_PATH
+    )]
+    pub cni_plugin_dir: std::ffi::OsString,
+
     /// Log what is done to the kernel on stderr (-v: debug, -vv: trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -95,6 +118,10 @@ pub enum Command {
     Images(images::Args),
     /// Remove images no container uses.
     Rmi(rmi::Args),
+    /// Release what CNI networks still hold for pods that no longer exist (addresses
+    /// reserved by host-local, and the rules of their plugins). `create` does it for the
+    /// network it uses.
+    Gc(gc::Args),
 }
 
 /// Runs the parsed command line; the exit code on success.
@@ -102,7 +129,11 @@ pub fn run(cli: Cli) -> Result<u8> {
     let pause = sandbox::host::locate_pause(cli.pause)?;
     let host = Host::new(cli.root, pause, sandbox::host::DEFAULT_NETNS_DIR.into())?
         .with_runtime(cli.runtime)
-        .with_cgroup_parent(cli.cgroup_parent);
+        .with_cgroup_parent(cli.cgroup_parent)
+        .with_cni(sandbox::network::CniPaths {
+            config_dir: cli.cni_config_dir,
+            plugin_dirs: std::env::split_paths(&cli.cni_plugin_dir).collect(),
+        });
     match cli.command {
         Command::Create(args) => create::run(&host, args),
         Command::Inspect(args) => inspect::run(&host, args),
@@ -116,6 +147,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rm(args) => rm::run(&host, args),
         Command::Images(args) => images::run(&host, args),
         Command::Rmi(args) => rmi::run(&host, args),
+        Command::Gc(args) => gc::run(&host, args),
     }
 }
 

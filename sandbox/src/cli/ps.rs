@@ -24,8 +24,8 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
 fn print_table(pods: &[PodStatus]) {
     let name_width = pods.iter().map(|p| p.name.len()).max().unwrap_or(0).max(4);
     println!(
-        "{:name_width$}  {:8}  {:>7}  {:>10}  CREATED",
-        "NAME", "STATE", "PID", "CONTAINERS"
+        "{:name_width$}  {:8}  {:>7}  {:>10}  {:15}  CREATED",
+        "NAME", "STATE", "PID", "CONTAINERS", "IP"
     );
     for pod in pods {
         let running = pod
@@ -33,8 +33,13 @@ fn print_table(pods: &[PodStatus]) {
             .iter()
             .filter(|c| c.state == ContainerState::Running)
             .count();
+        let ip = pod
+            .network
+            .as_ref()
+            .and_then(|n| n.first_ip())
+            .unwrap_or("-");
         println!(
-            "{:name_width$}  {:8}  {:>7}  {:>10}  {}",
+            "{:name_width$}  {:8}  {:>7}  {:>10}  {ip:15}  {}",
             pod.name,
             pod.state.as_str(),
             pod.pid.map_or("-".to_owned(), |pid| pid.to_string()),

@@ -1,10 +1,12 @@
-//! `create`: lock → mkdir → record `creating`, naming the pod's cgroup → make the cgroup
+//! `create`: find the network (its list and plugins) → lock → [claim the published ports] →
+//! mkdir → record `creating`, naming the pod's cgroup and network attachment → make the cgroup
 //! (`<parent>/pod-<name>-<tag>` in every hierarchy, with its limits, and its `pause` leaf) →
 //! clone3 `pause` into new IPC, UTS, NET (and PID) namespaces and into the leaf's cgroup2
 //! directory (`CLONE_INTO_CGROUP`), setting the hostname and bringing `lo` up in the child →
 //! record pause's PID and start time and move it into the leaf in every v1 hierarchy (before
 //! the child may exec: the spawn handshake) → pin each namespace under `ns/` and the net
-//! namespace at `/run/netns/NAME` → record `running`.
+//! namespace at `/run/netns/NAME` → CNI ADD, saving the result after every plugin (see
+//! `pod::network`) → record `running`.
 //!
 //! Any failure tears down what was done, in reverse, and removes the lock file. If pause itself
 //! died, the error says what it wrote on stderr. A record left in `creating` by a killed CLI
@@ -17,8 +19,10 @@ use std::path::Path;
 use super::{CreateOptions, PodStatus};
 use crate::error::{Context, Error, Result};
 use crate::host::Host;
-use crate::state::pod::{CgroupRecord, PAUSE_CGROUP, PodPhase, PodRecord, StopRecord};
-use crate::state::{self, PodPaths};
+use crate::state::pod::{
+    CgroupRecord, NetworkRecord, PAUSE_CGROUP, PodPhase, PodRecord, StopRecord,
+};
+use crate::state::{self, PodLock, PodPaths};
 use crate::sys::namespace::{self, NamespaceKind, Pins};
 use crate::sys::process::{self, PidFd, ProcessRecord};
 use crate::sys::spawn::Spawn;
@@ -37,8 +41,9 @@ impl Host {
             Some(hostname) => validate_hostname(hostname, false).map(|()| hostname.clone())?,
             None => validate_hostname(name, true).map(|()| name.to_owned())?,
         };
+        let network = self.plan_network(name, options.network.as_deref(), &options.publish)?;
         let lock = self.store.lock_new_pod(name)?;
-        let created = self.recover_orphaned_create(&paths).and_then(|()| {
+        let created = self.recover_orphaned_create(&paths, &lock).and_then(|()| {
             if std::fs::symlink_metadata(paths.dir()).is_ok() {
                 return Err(Error::PodExists(name.to_owned()));
             }
@@ -51,7 +56,7 @@ impl Host {
                     ),
                 });
             }
-            self.create_new_pod(&paths, hostname, options)
+            self.create_new_pod(&paths, hostname, options, network, &lock)
         });
         match created {
             // Read back under the lock: a concurrent `rm` cannot make a create that succeeded
@@ -79,7 +84,18 @@ impl Host {
         paths: &PodPaths,
         hostname: String,
         options: &CreateOptions,
+        network: Option<NetworkRecord>,
+        lock: &PodLock,
     ) -> Result<()> {
+        // Held from the check to the record that claims the ports, which the next check reads.
+        let ports_lock = match &network {
+            Some(network) if !network.ports.is_empty() => {
+                let ports_lock = self.store.lock_published_ports()?;
+                self.check_ports_free(paths.name(), &network.ports)?;
+                Some(ports_lock)
+            }
+            _ => None,
+        };
         state::create_private_dir(paths.dir())?;
         let parent = options
             .cgroup_parent
@@ -97,16 +113,19 @@ impl Host {
                 path: self.pod_cgroup_path(parent, paths.name()),
                 limits: options.limits,
             }),
+            network,
             created_at: state::now_rfc3339(),
             stopped_at: None,
             stop: StopRecord::default(),
         };
-        let started =
-            state::pod::save(paths, &record).and_then(|()| self.start_pod(paths, &mut record));
+        let started = state::pod::save(paths, &record).and_then(|()| {
+            drop(ports_lock);
+            self.start_pod(paths, &mut record, lock)
+        });
         let Err(error) = started else {
             return Ok(());
         };
-        if let Err(teardown) = self.teardown(paths, &record) {
+        if let Err(teardown) = self.teardown(paths, &record, lock, false) {
             log::warn!(
                 "rolling back sandbox {:?} after a failed create: {}",
                 record.name,
@@ -116,8 +135,9 @@ impl Host {
         Err(error)
     }
 
-    /// Starts pause in new namespaces and pins them; updates `record` as it goes.
-    fn start_pod(&self, paths: &PodPaths, record: &mut PodRecord) -> Result<()> {
+    /// Starts pause in new namespaces, pins them and attaches the pod to its network; updates
+    /// `record` as it goes.
+    fn start_pod(&self, paths: &PodPaths, record: &mut PodRecord, lock: &PodLock) -> Result<()> {
         state::create_private_dir(&paths.ns_dir())?;
         state::create_private_dir(&paths.containers_dir())?;
         let mut kinds = vec![NamespaceKind::Ipc, NamespaceKind::Uts, NamespaceKind::Net];
@@ -173,21 +193,23 @@ impl Host {
             })
             .map_err(|e| e.within(&format!("starting pause for sandbox {:?}", record.name)))?;
         log::debug!("sandbox {:?}: pause is pid {}", record.name, pause.pid());
-        self.pin_namespaces(paths, record, &pause, &kinds)
-            .map_err(
-                |error| match process::wait_any(&[&pause], Some(PAUSE_DEATH_WAIT)) {
-                    // A pause that died at once is the cause, whatever step noticed it (opening its
-                    // namespaces may fail while it exits): say what it said.
-                    Ok(exited) if !exited.is_empty() => Error::PauseDied {
-                        pod: record.name.clone(),
-                        said: state::head_of_log(&paths.pause_log(), SAID_LIMIT),
-                    },
-                    _ => error,
+        self.pin_namespaces(paths, record, &pause, &kinds).map_err(
+            |error| match process::wait_any(&[&pause], Some(PAUSE_DEATH_WAIT)) {
+                // A pause that died at once is the cause, whatever step noticed it (opening its
+                // namespaces may fail while it exits): say what it said.
+                Ok(exited) if !exited.is_empty() => Error::PauseDied {
+                    pod: record.name.clone(),
+                    said: state::head_of_log(&paths.pause_log(), SAID_LIMIT),
                 },
-            )
+                _ => error,
+            },
+        )?;
+        self.attach_network(paths, record, lock)?;
+        record.set_phase(PodPhase::Running)?;
+        state::pod::save(paths, record)
     }
 
-    /// Pins the namespaces of a running pause and records the pod `running`.
+    /// Pins the namespaces of a running pause.
     fn pin_namespaces(
         &self,
         paths: &PodPaths,
@@ -209,8 +231,7 @@ impl Host {
             record.netns_path = None;
             return Err(error);
         }
-        record.set_phase(PodPhase::Running)?;
-        state::pod::save(paths, record)
+        Ok(())
     }
 }
 

@@ -82,6 +82,7 @@ impl Host {
                 .cgroup
                 .as_ref()
                 .map(|cgroup| self.cgroup_status(cgroup, with_usage)),
+            network: self.network_status(&record),
         })
     }
 

@@ -7,6 +7,7 @@
 mod create;
 mod exec;
 mod inspect;
+mod network;
 mod rm;
 mod stats;
 mod stop;
@@ -16,10 +17,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::network::Released;
 pub use self::stats::PodStats;
 use crate::container::{CgroupStatus, ContainerStatus};
 use crate::error::Result;
 use crate::limits::Limits;
+use crate::network::{NetworkStatus, PortMapping};
 use crate::state::PodPaths;
 use crate::sys::namespace::{NamespaceKind, Pin};
 use crate::sys::process::PidFd;
@@ -38,6 +41,11 @@ pub struct CreateOptions {
     /// The cgroup (a path below every hierarchy's root) the pod's goes under; the host's
     /// (`Host::with_cgroup_parent`, `sandbox` by default) when not given.
     pub cgroup_parent: Option<PathBuf>,
+    /// The CNI network: a name in the config directory, a path to a list, or `bridge` (built
+    /// in); `None` or `none`: loopback only.
+    pub network: Option<String>,
+    /// Host ports published to the pod (through its network's portmap plugin).
+    pub publish: Vec<PortMapping>,
 }
 
 /// A running `exec` session: its launcher, and the record that names it.
@@ -135,6 +143,8 @@ pub struct PodStatus {
     pub execs: Vec<ExecStatus>,
     /// Its cgroup: where, and the limits on it.
     pub cgroup: Option<CgroupStatus>,
+    /// Its CNI network (null: loopback only).
+    pub network: Option<NetworkStatus>,
 }
 
 impl PodStatus {
@@ -152,6 +162,7 @@ impl PodStatus {
             reason: Some(crate::error_chain(error)),
             containers: Vec::new(),
             cgroup: None,
+            network: None,
             execs: Vec::new(),
         }
     }

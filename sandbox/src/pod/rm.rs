@@ -1,8 +1,7 @@
 //! `rm` of a pod, and the teardown it shares with the rollback of a failed `create` and the
 //! recovery of an interrupted one: kill what the records name (containers, monitors, `exec`
-//! sessions, pause), then whatever else is in the pod's pinned namespaces (found by
-//! `/proc/PID/ns`, so a process whose record was lost is still found), unpin, remove the
-//! directory (state file last), remove the lock file.
+//! sessions, pause), then whatever else is in its cgroup, CNI DEL (while the namespaces are
+//! still pinned), unpin, remove the directory (state file last), remove the lock file.
 //!
 //! Only what is the pod's is touched: the pins under its directory, and `/run/netns/NAME` only
 //! if it holds the pod's network namespace (same inode). A symlinked pod directory is refused,
@@ -14,7 +13,7 @@ use crate::host::Host;
 use crate::kill;
 use crate::runtime::{self, oci};
 use crate::state::pod::{PodPhase, PodRecord};
-use crate::state::{self, PodPaths, exec};
+use crate::state::{self, PodLock, PodPaths, exec};
 use crate::sys::namespace::{self, JOIN_ORDER, NamespaceKind};
 use crate::sys::process::ProcessRecord;
 
@@ -62,14 +61,14 @@ impl Host {
                 });
             }
         }
-        self.teardown(&paths, &record)?;
+        self.teardown(&paths, &record, &lock, force)?;
         lock.remove_file();
         Ok(())
     }
 
     /// If the pod was left half-created by a command that died, tear it down. The caller holds
     /// the pod's lock (so a `creating` record is nobody's).
-    pub(crate) fn recover_orphaned_create(&self, paths: &PodPaths) -> Result<()> {
+    pub(crate) fn recover_orphaned_create(&self, paths: &PodPaths, lock: &PodLock) -> Result<()> {
         let record = match state::pod::load(paths) {
             Ok(record) => record,
             Err(Error::PodNotFound(_)) => return Ok(()),
@@ -82,12 +81,20 @@ impl Host {
             "sandbox {:?} was left half-created by a command that died; removing it",
             paths.name()
         );
-        self.teardown(paths, &record)
+        self.teardown(paths, &record, lock, false)
     }
 
-    /// Kills every process of the pod, unpins its namespaces and removes its state directory.
-    /// Tolerates a partial pod (any step may never have happened).
-    pub(crate) fn teardown(&self, paths: &PodPaths, record: &PodRecord) -> Result<()> {
+    /// Kills every process of the pod, detaches it from its network, unpins its namespaces and
+    /// removes its state directory. Tolerates a partial pod (any step may never have happened).
+    /// A DEL that fails stops it before the namespaces are unpinned, so that the next try can
+    /// still DEL what the pod's interface holds, unless `force` (then it warns and goes on).
+    pub(crate) fn teardown(
+        &self,
+        paths: &PodPaths,
+        record: &PodRecord,
+        lock: &PodLock,
+        force: bool,
+    ) -> Result<()> {
         let name = paths.name();
         let mut named: Vec<ProcessRecord> = Vec::new();
         let containers = Container::load_all(paths, true)?;
@@ -117,6 +124,14 @@ impl Host {
         }
         oci::rootfs::release_all(paths)?;
         oci::pod_files::release(paths)?;
+        match self.detach_network(paths, record, lock) {
+            Err(error) if force => log::warn!(
+                "{}; removing the sandbox anyway (--force): what the network's plugins hold \
+                 for it may be left",
+                crate::error_chain(&error)
+            ),
+            detached => detached?,
+        }
         self.unpin_netns(paths, record)?;
         for kind in JOIN_ORDER {
             namespace::unpin(&paths.namespace(kind))?;

@@ -29,7 +29,12 @@ pub struct PodLock {
 impl PodLock {
     /// Takes the lock at `path`, creating the file if needed and waiting for its holder.
     pub(crate) fn acquire(path: PathBuf, pod: &str) -> Result<PodLock> {
-        let what = || format!("locking sandbox {pod:?} ({})", path.display());
+        PodLock::acquire_for(path, &format!("sandbox {pod:?}"))
+    }
+
+    /// Takes the lock at `path` that guards `guarded` (named in errors).
+    pub(crate) fn acquire_for(path: PathBuf, guarded: &str) -> Result<PodLock> {
+        let what = || format!("locking {guarded} ({})", path.display());
         loop {
             let file = open_nofollow(
                 OpenOptions::new().read(true).write(true).create(true),
@@ -51,6 +56,13 @@ impl PodLock {
                 Err(e) => return Err(e).context(what),
             }
         }
+    }
+
+    /// The locked file: a process that inherits a duplicate of it holds the lock too, until
+    /// it exits (see `network::Attachment::hold`).
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self._lock.as_fd()
     }
 
     /// Removes the lock file (the pod is gone, or was never made); the lock is released when

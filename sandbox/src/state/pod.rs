@@ -18,6 +18,7 @@ use super::file::{check_real_dir, read_json, write_json};
 use super::layout::PodPaths;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
+use crate::network::{Conflist, PortMapping};
 use crate::policy::stop::{ContainerReport, ExecReport, OthersReport};
 use crate::sys::namespace::{self, JOIN_ORDER, NamespaceKind, Pins};
 use crate::sys::process::ProcessRecord;
@@ -104,6 +105,37 @@ impl CgroupRecord {
     }
 }
 
+/// A pod's attachment to a CNI network, recorded before its ADD runs (so that whatever
+/// happens next, a DEL can follow), with the network's list as it was then: DEL runs what ADD
+/// ran, whatever has become of the file since.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    /// The network's list, as read at `create`.
+    pub config: serde_json::Value,
+    /// The file it was read from.
+    pub config_path: PathBuf,
+    /// `CNI_CONTAINERID`: `<root tag>-<random>-<pod name>`, so a pod of the same name made
+    /// later never passes for this one.
+    pub container_id: String,
+    /// The ports published to the pod.
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+    /// The result of the last plugin whose ADD returned, saved before the next one runs: what
+    /// DEL gets as `prevResult`.
+    #[serde(default)]
+    pub result: Option<serde_json::Value>,
+    /// How many of the list's plugins have returned from ADD.
+    #[serde(default)]
+    pub added: usize,
+}
+
+impl NetworkRecord {
+    /// The recorded list, checked again.
+    pub fn conflist(&self) -> Result<Conflist> {
+        Conflist::from_value(self.config.clone(), &self.config_path)
+    }
+}
+
 /// The pod record.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PodRecord {
@@ -125,6 +157,9 @@ pub struct PodRecord {
     /// records of pods made before pods had cgroups.
     #[serde(default)]
     pub cgroup: Option<CgroupRecord>,
+    /// Its network, if it has one besides loopback.
+    #[serde(default)]
+    pub network: Option<NetworkRecord>,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
     /// When it was stopped.
@@ -250,6 +285,7 @@ pub fn stand_in(name: &str) -> PodRecord {
         namespaces: Pins::new(),
         netns_path: None,
         cgroup: None,
+        network: None,
         created_at: String::new(),
         stopped_at: None,
         stop: StopRecord::default(),

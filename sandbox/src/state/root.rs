@@ -85,6 +85,19 @@ impl Store {
         PodLock::acquire(self.lock_path(name), name)
     }
 
+    /// Takes the lock every `create` that publishes ports holds from checking that no other pod
+    /// has them to recording them.
+    pub fn lock_published_ports(&self) -> Result<PodLock> {
+        // No pod name starts with a dot, so this file is no pod's lock.
+        PodLock::acquire_for(self.lock_path(".published-ports"), "the published ports")
+    }
+
+    /// The directory of the state root's networking files: the built-in network's list and
+    /// its address reservations.
+    pub fn network_dir(&self) -> PathBuf {
+        self.root.join(".cni")
+    }
+
     /// Takes the lock of an existing pod, waiting for other commands on it.
     /// [`Error::PodNotFound`] if there is no such pod, before or after the wait (an `rm` may
     /// have removed it meanwhile); no lock file is left behind for a pod that does not exist.
