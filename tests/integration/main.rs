@@ -10,6 +10,7 @@ mod image;
 mod image_definitions;
 mod image_store;
 mod multiarch;
+mod network;
 mod oci;
 mod pause;
 mod regressions;

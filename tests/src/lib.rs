@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub mod images;
+pub mod network;
 
 /// Panics unless the tests run as root: they create real namespaces, mounts and processes.
 /// A skipped test cannot fail, so a missing privilege is a failure, not a skip.
@@ -416,6 +417,7 @@ pub fn leak_stderr_copy_into(cmd: &mut Command, fd: i32) {
 /// others), removes it, and then fails the test if anything had been left mounted.
 pub struct StateRoot {
     path: PathBuf,
+    host: Option<std::sync::Arc<network::ThrowawayHost>>,
 }
 
 impl StateRoot {
@@ -427,7 +429,29 @@ impl StateRoot {
             .mode(0o700)
             .create(&path)
             .unwrap();
-        std::sync::Arc::new(StateRoot { path })
+        std::sync::Arc::new(StateRoot { path, host: None })
+    }
+
+    /// A new, empty state root whose `sandbox` commands all run in the network namespace of
+    /// `host` (which lives as long as the root does).
+    pub fn in_host(host: &std::sync::Arc<network::ThrowawayHost>) -> std::sync::Arc<StateRoot> {
+        let mut root = std::sync::Arc::into_inner(StateRoot::new()).unwrap();
+        root.host = Some(std::sync::Arc::clone(host));
+        std::sync::Arc::new(root)
+    }
+
+    /// `sandbox --root <this>`, in its throwaway host if it has one.
+    pub fn command(&self) -> Command {
+        let mut cmd = match &self.host {
+            Some(host) => host.command(sandbox_bin()),
+            None => Command::new(sandbox_bin()),
+        };
+        cmd.arg("--root").arg(&self.path);
+        cmd.env_remove("SANDBOX_ROOT").env_remove("SANDBOX_PAUSE");
+        if let Some(pause) = std::env::var_os("PAUSE_BIN") {
+            cmd.env("SANDBOX_PAUSE", pause);
+        }
+        cmd
     }
 
     /// Its path.
@@ -435,9 +459,11 @@ impl StateRoot {
         &self.path
     }
 
-    /// Runs `sandbox --root <this> ARGS...`.
+    /// Runs `sandbox --root <this> ARGS...` (in its throwaway host if it has one).
     pub fn sandbox(&self, args: &[&str]) -> Run {
-        sandbox(&self.path, args)
+        let mut cmd = self.command();
+        cmd.args(args);
+        run_with_timeout(cmd, b"", SANDBOX_TIMEOUT)
     }
 
     /// The pods' directories in the root, and anything else not named with a leading dot (the
