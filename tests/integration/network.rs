@@ -297,7 +297,10 @@ fn bad_lists_missing_plugins_and_plugin_errors_give_125_and_leave_nothing() {
     };
     // The bridge plugin leaves its bridge when the last pod goes: make it first.
     let good = write_conflist(config.path(), "good.conflist", "good", &[]);
-    drop(Pod::create_in(&root, &["--network", good.to_str().unwrap()]));
+    drop(Pod::create_in(
+        &root,
+        &["--network", good.to_str().unwrap()],
+    ));
     let baseline = baseline_of(&host);
 
     let not_json = config.path().join("not-json.conflist");
@@ -477,4 +480,41 @@ fn an_image_container_of_a_networked_pod_sees_the_pods_interface() {
     assert_exit!(pod.sandbox(&["wait", pod.name(), "app"]), 0);
     let logs = pod.sandbox(&["logs", pod.name(), "app"]);
     assert!(logs.stdout.contains(&format!("inet {ip}/24")), "{logs:?}");
+}
+
+#[test]
+fn an_rm_whose_del_fails_keeps_the_pod_and_the_next_create_releases_what_rm_force_left() {
+    let (_host, root) = host_and_root();
+    let reservations = builtin_reservations(&root);
+    let pod = Pod::create_in(&root, &["--network", "bridge"]);
+    let ip = pod_ip(&pod);
+    assert_exit!(pod.sandbox(&["stop", pod.name()]), 0);
+
+    // No plugins: DEL cannot run, so rm keeps the pod, pinned, for a later rm to finish.
+    let failed = pod.sandbox(&["--cni-plugin-dir=/nonexistent", "rm", pod.name()]);
+    assert_exit!(failed, 125);
+    assert!(
+        failed.stderr.contains(&format!(
+            "detaching sandbox \"{}\" from network \"bridge\"",
+            pod.name()
+        )),
+        "{failed:?}"
+    );
+    assert!(pod.dir().join("ns/net").exists() && pod.netns_path().exists());
+    assert_eq!(pod.inspect()["network"]["ips"][0], format!("{ip}/24"));
+
+    // --force removes it anyway, saying what may be left: its reservation.
+    let forced = pod.sandbox(&["--cni-plugin-dir=/nonexistent", "rm", "--force", pod.name()]);
+    assert_exit!(forced, 0);
+    assert!(
+        forced.stderr.contains("removing the sandbox anyway"),
+        "{forced:?}"
+    );
+    assert!(!pod.dir().exists());
+    assert!(reservations.join(&ip).is_file());
+
+    // The next create on that network releases it (and keeps its own).
+    let next = Pod::create_in(&root, &["--network", "bridge"]);
+    assert!(!reservations.join(&ip).exists(), "{ip} is still reserved");
+    assert!(reservations.join(pod_ip(&next)).is_file());
 }

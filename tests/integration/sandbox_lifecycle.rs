@@ -699,7 +699,10 @@ fn ps_prints_a_table_and_a_json_array_of_inspect_objects() {
     let lines: Vec<&str> = table.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", table.stdout);
     let header: Vec<&str> = lines[0].split_whitespace().collect();
-    assert_eq!(header, ["NAME", "STATE", "PID", "CONTAINERS", "IP", "CREATED"]);
+    assert_eq!(
+        header,
+        ["NAME", "STATE", "PID", "CONTAINERS", "IP", "CREATED"]
+    );
     let row = |pod: &Pod| -> Vec<String> {
         lines
             .iter()
