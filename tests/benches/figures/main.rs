@@ -10,7 +10,8 @@
 //! Sections: `pause`, `image` (the multi-platform pause image: per-architecture sizes, build
 //! time), `latency` (create, exec, run), `stop`, `podman`, `oci` (image containers
 //! against runc, crun, umoci and podman), `cgroups` (stop and rm against the host's process
-//! count, what limits add to create), `scale` (`SANDBOX_BENCH_PODS`
+//! count, what limits add to create), `network` (a pod on the built-in bridge network against
+//! its plugins run directly and against podman), `scale` (`SANDBOX_BENCH_PODS`
 //! pods, default 1,000); all of them without arguments. Each section adds rows to the [`Table`],
 //! which prints them as they come and writes them all to `target/bench/figures.json` (so that a
 //! later run can be compared) and `target/bench/figures.md` (the README's table) at the end
@@ -30,6 +31,7 @@ mod image;
 mod lab;
 mod latency;
 mod measure;
+mod network;
 mod oci;
 mod pause;
 mod podman;
@@ -49,7 +51,7 @@ pub use table::{Row, Table, Target};
 type Section = fn(&mut Table);
 
 /// The sections, in the order they run.
-const SECTIONS: [(&str, Section); 8] = [
+const SECTIONS: [(&str, Section); 9] = [
     ("pause", pause::run),
     ("image", image::run),
     ("latency", latency::run),
@@ -57,6 +59,7 @@ const SECTIONS: [(&str, Section); 8] = [
     ("podman", podman::run),
     ("oci", oci::run),
     ("cgroups", cgroups::run),
+    ("network", network::run),
     ("scale", scale::run),
 ];
 

@@ -107,6 +107,11 @@ impl Podman {
     /// `pod create` of pod `name` with only loopback (`--network none`, like a sandbox pod's),
     /// under the benchmark's cgroup parent; how long it took.
     fn create_pod(&self, name: &str) -> Result<Duration, String> {
+        self.create_pod_on(name, "none")
+    }
+
+    /// `pod create --network NETWORK` of pod `name`, under the benchmark's cgroup parent.
+    fn create_pod_on(&self, name: &str, network: &str) -> Result<Duration, String> {
         let parent = format!("/{}", self.cgroup_parent);
         let create = [
             "pod",
@@ -114,11 +119,23 @@ impl Podman {
             "--name",
             name,
             "--network",
-            "none",
+            network,
             "--cgroup-parent",
             &parent,
         ];
         Ok(self.try_time(&create)?.0)
+    }
+
+    /// `pod create --network bridge` + `pod start` + `pod rm --force` of a new pod: the time
+    /// of the three (podman attaches the infra container through netavark at start).
+    pub(crate) fn bridge_pod_lifecycle(&self) -> Result<Duration, String> {
+        if !installed("podman") {
+            return Err("podman is not installed (`.ci/setup` installs it)".to_owned());
+        }
+        let name = unique_name("bench-podman-net");
+        Ok(self.create_pod_on(&name, "bridge")?
+            + self.try_time(&["pod", "start", &name])?.0
+            + self.try_time(&["pod", "rm", "--force", &name])?.0)
     }
 
     /// `pod create` + `pod start` + `pod stop` + `pod rm` of a new pod: the time of each step.
