@@ -4,7 +4,8 @@
 # removes one container on its own, leaves an exec session running without its CLI, runs real
 # OCI containers from a busybox image built here (runc: their own root file system, mount and
 # PID namespaces, joined to the pod), limits a container's memory until the OOM killer ends it
-# and shows the pod's stats, builds the pod infrastructure image for linux/amd64 and
+# and shows the pod's stats, puts two pods on a CNI bridge network (one serving the other and,
+# through a published port, the host), builds the pod infrastructure image for linux/amd64 and
 # linux/arm64 (the arm64 pause runs under qemu; the pod runs the host's from the same image),
 # and stops the pod the Kubernetes way: stop signal, grace period, SIGKILL, with the exit codes
 # each container got and what became of the exec session.
@@ -24,14 +25,28 @@ cargo build --release --workspace --quiet
 cargo build --release -p pause --target x86_64-unknown-linux-musl --target aarch64-unknown-linux-musl --quiet
 export PATH="$PWD/target/x86_64-unknown-linux-musl/release:$PATH"
 sandbox=sandbox
-root=$(mktemp -d /tmp/sandbox-demo.XXXXXX)
+# Files the demo makes (images, a web site) go beside the state root, never in it: every
+# directory in a state root is a pod to `sandbox ps`.
+work=$(mktemp -d /tmp/sandbox-demo.XXXXXX)
+root="$work/root"
 pod="demo-$$"
 solo="demo-solo-$$"
+web="demo-web-$$"
+client="demo-client-$$"
+# The network part runs in a network namespace of its own, standing in for the host, so that
+# the demo leaves this machine's network as it was; on a host, drop the `nsenter` prefix.
+nethost="demo-host-$$"
+in_nethost=(nsenter "--net=/run/netns/$nethost")
 export SANDBOX_ROOT="$root"
 cleanup() {
   "$sandbox" rm --force "$pod" 2>/dev/null || true
   "$sandbox" rm --force "$solo" 2>/dev/null || true
-  rm -rf "$root"
+  if [ -e "/run/netns/$nethost" ]; then
+    "${in_nethost[@]}" "$sandbox" rm --force "$web" 2>/dev/null || true
+    "${in_nethost[@]}" "$sandbox" rm --force "$client" 2>/dev/null || true
+    ip netns delete "$nethost"
+  fi
+  rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -78,8 +93,8 @@ echo "exec sessions (inspect):"
 "$sandbox" inspect "$pod" | sed -n '/"execs"/,/^  \]/p'
 
 # Real containers: an OCI image built here, unpacked once, run by runc in the pod.
-step images --definition sandbox/demo-busybox.json --out "$root/busybox" --tag demo
-image="oci:$root/busybox:demo"
+step images --definition sandbox/demo-busybox.json --out "$work/busybox" --tag demo
+image="oci:$work/busybox:demo"
 step "$sandbox" run "$pod" --name box --image "$image" -- sleep 1000
 step "$sandbox" exec "$pod" -c box -- sh -c 'echo "box: $(id -un) in $PWD on $(hostname), root has: $(ls / | tr "\n" " ")"; ps'
 step "$sandbox" images
@@ -90,13 +105,38 @@ step "$sandbox" run "$pod" --name hog --memory 32m -- tail /dev/zero
 step "$sandbox" wait "$pod" hog || true
 step "$sandbox" stats --no-stream "$pod"
 
+# Networks: pods on the built-in `bridge` network (a bridge, addresses from 10.89.0.0/24, port
+# publishing, through the CNI plugins of containernetworking-plugins), in the stand-in host.
+ip netns add "$nethost"
+ip -n "$nethost" link set lo up
+ip -n "$nethost" address add 198.51.100.1/32 dev lo
+mkdir "$work/site" && echo "hello from pod $web" >"$work/site/index.html"
+step "${in_nethost[@]}" "$sandbox" create "$web" --network bridge --publish 8080:80
+step "${in_nethost[@]}" "$sandbox" run "$web" --name httpd -- busybox httpd -f -p 80 -h "$work/site"
+step "${in_nethost[@]}" "$sandbox" create "$client" --network bridge
+step "${in_nethost[@]}" "$sandbox" ps
+web_ip=$("${in_nethost[@]}" "$sandbox" ps | awk -v pod="$web" '$1 == pod { print $5 }')
+for _ in $(seq 50); do
+  "${in_nethost[@]}" busybox wget -q -O /dev/null "http://$web_ip/" 2>/dev/null && break
+  sleep 0.1
+done
+step "${in_nethost[@]}" "$sandbox" exec "$client" -- busybox wget -q -O- "http://$web_ip/"
+step "${in_nethost[@]}" busybox wget -q -O- http://198.51.100.1:8080/
+echo
+echo "the network of $web (inspect):"
+"${in_nethost[@]}" "$sandbox" inspect "$web" | sed -n '/"network": {/,/^  }/p'
+step "${in_nethost[@]}" "$sandbox" rm --force "$web"
+step "${in_nethost[@]}" "$sandbox" rm --force "$client"
+echo "left in the stand-in host: $("${in_nethost[@]}" iptables-save | grep -c -- "-$web\"") iptables rules of $web, $(ls "$root/.cni/ipam/bridge" | grep -c '^10\.') reserved addresses"
+ip netns delete "$nethost"
+
 # The pod infrastructure image: one index, a manifest for linux/amd64 and one for linux/arm64.
 # skopeo picks the arm64 one, umoci unpacks it, qemu runs its pause; the pod runs the host's.
-step images --out "$root/pause-image" --tag demo
-step skopeo copy --quiet --override-arch arm64 "oci:$root/pause-image:demo" "oci:$root/pause-arm64:demo"
-step umoci unpack --image "$root/pause-arm64:demo" "$root/pause-arm64-bundle"
-step qemu-aarch64-static "$root/pause-arm64-bundle/rootfs/pause" --version
-step "$sandbox" run "$pod" --name infra --image "oci:$root/pause-image:demo"
+step images --out "$work/pause-image" --tag demo
+step skopeo copy --quiet --override-arch arm64 "oci:$work/pause-image:demo" "oci:$work/pause-arm64:demo"
+step umoci unpack --image "$work/pause-arm64:demo" "$work/pause-arm64-bundle"
+step qemu-aarch64-static "$work/pause-arm64-bundle/rootfs/pause" --version
+step "$sandbox" run "$pod" --name infra --image "oci:$work/pause-image:demo"
 
 # Without --share-pid, an image container's command is PID 1 of its own PID namespace; sleep
 # has no SIGTERM handler, so the kernel drops the stop signal and only the SIGKILL ends it.
@@ -110,6 +150,6 @@ step "$sandbox" stop "$pod" --timeout 2
 step "$sandbox" logs "$pod" polite
 step "$sandbox" rm "$pod"
 step "$sandbox" rmi "$image"
-step "$sandbox" rmi "oci:$root/pause-image:demo"
+step "$sandbox" rmi "oci:$work/pause-image:demo"
 echo
 echo "demo: done; expected: polite 0 (trapped TERM), plain 143 (128+SIGTERM), stubborn 137 (128+SIGKILL after the 2 s grace period), batch 3, hog 137 (OOMKilled), box 143 (its sleep is not PID 1 in the shared PID namespace), infra 0 (pause takes TERM), sleeper 137 (PID 1 of its own namespace, deaf to SIGTERM), and the exec session ended with SIGKILL"
