@@ -474,12 +474,17 @@ fn an_image_container_of_a_networked_pod_sees_the_pods_interface() {
     let run = pod.try_run(
         "app",
         &["--runtime", "/usr/sbin/runc", "--image", &image],
-        &["busybox", "ip", "-o", "-4", "addr", "show", "eth0"],
+        &["sh", "-c", "ip -o -4 addr show eth0; cat /etc/hosts"],
     );
     assert_exit!(run, 0);
     assert_exit!(pod.sandbox(&["wait", pod.name(), "app"]), 0);
     let logs = pod.sandbox(&["logs", pod.name(), "app"]);
     assert!(logs.stdout.contains(&format!("inet {ip}/24")), "{logs:?}");
+    // Its /etc/hosts names the pod's hostname on that address, as the kubelet writes it.
+    assert!(
+        logs.stdout.contains(&format!("{ip}\t{}\n", pod.name())),
+        "{logs:?}"
+    );
 }
 
 #[test]

@@ -134,6 +134,12 @@ impl NetworkRecord {
     pub fn conflist(&self) -> Result<Conflist> {
         Conflist::from_value(self.config.clone(), &self.config_path)
     }
+
+    /// The pod's first address, once ADD has given it one.
+    pub fn first_address(&self) -> Option<std::net::IpAddr> {
+        let address = self.result.as_ref()?["ips"][0]["address"].as_str()?;
+        address.split('/').next()?.parse().ok()
+    }
 }
 
 /// The pod record.

@@ -58,7 +58,8 @@ impl Runtime for OciRuntime {
         })?;
         let paths = launch.paths;
         let pod_paths = launch.pod_paths;
-        pod_files::ensure(pod_paths, &launch.pod.hostname)?;
+        let address = launch.pod.network.as_ref().and_then(|n| n.first_address());
+        pod_files::ensure(pod_paths, &launch.pod.hostname, address)?;
         let root = rootfs::prepare(paths, &oci.rootfs, &request.layers)?;
         let root_dir = process::RootDir::open(&root)?;
         record.command = process::resolve(&record.command, request, &root_dir)?;

@@ -3,6 +3,7 @@
 //! it through the pause container's IPC namespace (POSIX shared memory lives in that tmpfs, not
 //! in the IPC namespace), and `/etc/hostname`, `/etc/hosts` and `/etc/resolv.conf`.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Result};
@@ -24,7 +25,8 @@ pub fn etc_files(pod: &PodPaths) -> [(&'static str, PathBuf); 3] {
 
 /// Makes the pod's `/dev/shm` and `/etc` files if they are not there yet; the caller holds the
 /// pod's lock.
-pub fn ensure(pod: &PodPaths, hostname: &str) -> Result<()> {
+/// `address`: the pod's own (from its network), which its hostname names.
+pub fn ensure(pod: &PodPaths, hostname: &str, address: Option<IpAddr>) -> Result<()> {
     let shm = pod.shm();
     if !is_mount_point(&shm)? {
         state::create_private_dir(&shm)?;
@@ -33,7 +35,7 @@ pub fn ensure(pod: &PodPaths, hostname: &str) -> Result<()> {
     state::create_private_dir(&pod.etc_dir())?;
     let [(_, hostname_file), (_, hosts_file), (_, resolv_file)] = etc_files(pod);
     write_once(&hostname_file, || Ok(format!("{hostname}\n").into_bytes()))?;
-    write_once(&hosts_file, || Ok(hosts(hostname).into_bytes()))?;
+    write_once(&hosts_file, || Ok(hosts(hostname, address).into_bytes()))?;
     write_once(&resolv_file, || match std::fs::read("/etc/resolv.conf") {
         Ok(bytes) => Ok(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -46,14 +48,15 @@ pub fn release(pod: &PodPaths) -> Result<()> {
     mount::unmount(&pod.shm())
 }
 
-/// The pod's `/etc/hosts`: localhost, and the pod's hostname (on 127.0.1.1 until the pod has
-/// an address of its own, as Debian maps a host without one).
-fn hosts(hostname: &str) -> String {
+/// The pod's `/etc/hosts`: localhost, and the pod's hostname on its address (on 127.0.1.1 when
+/// it has none, as Debian maps a host without one).
+fn hosts(hostname: &str, address: Option<IpAddr>) -> String {
+    let address = address.map_or("127.0.1.1".to_owned(), |ip| ip.to_string());
     format!(
         "# sandbox-managed hosts file.\n\
          127.0.0.1\tlocalhost\n\
          ::1\tlocalhost ip6-localhost ip6-loopback\n\
-         127.0.1.1\t{hostname}\n"
+         {address}\t{hostname}\n"
     )
 }
 
