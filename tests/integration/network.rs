@@ -410,15 +410,9 @@ fn kill_after(mut command: std::process::Command, delay: Duration) {
     child.wait().unwrap();
 }
 
-#[test]
-fn gc_releases_the_reservations_of_pods_that_are_gone() {
-    let (host, root) = host_and_root();
-    let pod = Pod::create_in(&root, &["--network", "bridge"]);
-    let live_ip = pod_ip(&pod);
-    // A reservation of this root for a pod that does not exist, made by host-local itself
-    // (as a state root lost with a reboot leaves them).
-    let tag = sandbox::state::root_tag(root.path());
-    let reservations = builtin_reservations(&root);
+/// Reserves an address of `root`'s built-in network for container ID `id` with host-local
+/// itself, as a pod gone without a DEL leaves one; the address.
+fn reserve(host: &ThrowawayHost, root: &StateRoot, id: &str) -> String {
     let ipam = serde_json::json!({
         "cniVersion": "1.0.0", "name": "bridge",
         "ipam": {"type": "host-local", "dataDir": root.path().join(".cni/ipam"),
@@ -426,7 +420,7 @@ fn gc_releases_the_reservations_of_pods_that_are_gone() {
     });
     let mut add = host.command("/usr/lib/cni/host-local");
     add.env("CNI_COMMAND", "ADD")
-        .env("CNI_CONTAINERID", format!("{tag}-0badf00d-ghost"))
+        .env("CNI_CONTAINERID", id)
         .env("CNI_NETNS", host.path())
         .env("CNI_IFNAME", "eth0")
         .env("CNI_PATH", "/usr/lib/cni");
@@ -436,27 +430,46 @@ fn gc_releases_the_reservations_of_pods_that_are_gone() {
         Duration::from_secs(30),
     );
     assert_exit!(added, 0);
-    let ghost_ip = json_of(&added)["ips"][0]["address"]
-        .as_str()
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    assert!(reservations.join(&ghost_ip).is_file());
+    let result = json_of(&added);
+    let ip = result["ips"][0]["address"].as_str().unwrap();
+    ip.split('/').next().unwrap().to_owned()
+}
+
+#[test]
+fn gc_releases_the_reservations_of_pods_that_are_gone() {
+    let (host, root) = host_and_root();
+    let pod = Pod::create_in(&root, &["--network", "bridge"]);
+    let live_ip = pod_ip(&pod);
+    let reservations = builtin_reservations(&root);
+    let tag = sandbox::state::root_tag(root.path());
+    // This root's reservations for a pod that does not exist, and for an earlier pod of a
+    // live pod's name; and another root's, which are not ours to release.
+    let ghost_ip = reserve(&host, &root, &format!("{tag}-0badf00d-ghost"));
+    let earlier_ip = reserve(&host, &root, &format!("{tag}-0badf00d-{}", pod.name()));
+    let foreign_ip = reserve(&host, &root, "0123abcd-0badf00d-ghost");
+    for ip in [&ghost_ip, &earlier_ip, &foreign_ip] {
+        assert!(reservations.join(ip).is_file());
+    }
 
     let gc = root.sandbox(&["gc", "--json"]);
     assert_exit!(gc, 0);
     assert_eq!(
         json_of(&gc),
-        serde_json::json!([{"network": "bridge", "ip": ghost_ip, "pod": "ghost"}])
+        serde_json::json!([
+            {"network": "bridge", "ip": ghost_ip, "pod": "ghost"},
+            {"network": "bridge", "ip": earlier_ip, "pod": pod.name()},
+        ])
     );
     assert!(!reservations.join(&ghost_ip).exists());
+    assert!(!reservations.join(&earlier_ip).exists());
+    assert!(reservations.join(&foreign_ip).is_file());
     assert!(
         reservations.join(&live_ip).is_file(),
         "a live pod's address was released"
     );
-    assert_exit!(root.sandbox(&["gc"]), 0);
+    let again = root.sandbox(&["gc"]);
+    assert_exit!(again, 0);
+    assert_eq!(again.stdout, "");
     assert!(reservations.join(&live_ip).is_file());
 }
 

@@ -116,7 +116,7 @@ impl Host {
             return Ok(());
         };
         let conflist = network.conflist()?;
-        self.collect_network_garbage(&conflist);
+        self.release_stale_reservations(&conflist, Staleness::PodGone);
         let netns = paths.namespace(NamespaceKind::Net);
         let attachment = Attachment {
             conflist: &conflist,
@@ -126,13 +126,11 @@ impl Host {
             plugin_dirs: &self.cni.plugin_dirs,
             hold: Some(lock.as_fd()),
         };
+        let mut progress = network.clone();
         attachment.add(|result| {
-            let recorded = record
-                .network
-                .as_mut()
-                .expect("the record names the network it attaches");
-            recorded.result = Some(result.clone());
-            recorded.added += 1;
+            progress.result = Some(result.clone());
+            progress.added += 1;
+            record.network = Some(progress.clone());
             state::pod::save(paths, record)
         })?;
         log::debug!(
@@ -185,11 +183,15 @@ impl Host {
     }
 
     /// Releases the reservations `conflist`'s host-local plugins hold for pods of this state
-    /// root that no longer exist (a state root lost with a reboot, `rm --force` after a DEL
-    /// that failed), by a DEL without a network namespace. Logs and goes on on failure: it
-    /// is housekeeping for the command that runs it.
-    pub fn collect_network_garbage(&self, conflist: &Conflist) -> Vec<Released> {
-        let stale = match self.stale_reservations(conflist) {
+    /// root that are gone (a state root lost with a reboot, `rm --force` after a DEL that
+    /// failed), by a DEL without a network namespace. Logs and goes on on failure: it is
+    /// housekeeping for the command that runs it.
+    fn release_stale_reservations(
+        &self,
+        conflist: &Conflist,
+        staleness: Staleness,
+    ) -> Vec<Released> {
+        let stale = match self.stale_reservations(conflist, staleness) {
             Ok(stale) => stale,
             Err(error) => {
                 log::warn!(
@@ -239,9 +241,13 @@ impl Host {
     }
 
     /// The reservations of `conflist` made by this state root (their container ID starts with
-    /// its tag) for a pod that does not exist, or exists with another attachment; with the
-    /// pod's name. A pod whose record cannot be read keeps its reservations.
-    fn stale_reservations(&self, conflist: &Conflist) -> Result<Vec<(Reservation, String)>> {
+    /// its tag) that are stale by `staleness`; with the pod's name. A pod whose record cannot
+    /// be read keeps its reservations.
+    fn stale_reservations(
+        &self,
+        conflist: &Conflist,
+        staleness: Staleness,
+    ) -> Result<Vec<(Reservation, String)>> {
         let prefix = format!("{}-", self.store.tag());
         let mut stale = Vec::new();
         for reservation in network::reservations(conflist)? {
@@ -256,12 +262,15 @@ impl Host {
             let Ok(paths) = self.store.pod(&pod) else {
                 continue;
             };
-            let live = match state::pod::load(&paths) {
-                Ok(record) => record
-                    .network
-                    .is_some_and(|n| n.container_id == reservation.container_id),
-                Err(Error::PodNotFound(_)) => false,
-                Err(_) => true,
+            let live = match staleness {
+                Staleness::PodGone => std::fs::symlink_metadata(paths.dir()).is_ok(),
+                Staleness::Thorough => match state::pod::load(&paths) {
+                    Ok(record) => record
+                        .network
+                        .is_some_and(|n| n.container_id == reservation.container_id),
+                    Err(Error::PodNotFound(_)) => false,
+                    Err(_) => true,
+                },
             };
             if !live {
                 stale.push((reservation, pod));
@@ -293,9 +302,20 @@ impl Host {
         }
         Ok(lists
             .iter()
-            .flat_map(|conflist| self.collect_network_garbage(conflist))
+            .flat_map(|conflist| self.release_stale_reservations(conflist, Staleness::Thorough))
             .collect())
     }
+}
+
+/// Which reservations count as stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Staleness {
+    /// Those whose pod directory is gone: one `stat` per reservation, cheap enough for every
+    /// `create`.
+    PodGone,
+    /// Also those whose pod exists under another attachment (made again under the same name
+    /// after its predecessor's reservation leaked): every pod record read, for `sandbox gc`.
+    Thorough,
 }
 
 /// Eight random hex digits.
