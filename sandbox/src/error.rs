@@ -125,13 +125,13 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// No network of that name.
+    /// No network of that name. ("bridge" is `network::BUILTIN_NAME`, which `pod::network`
+    /// supplies when no list has its name.)
     #[error(
         "no network {name:?}: no .conflist in {} has that name{}; --network takes a name, a path \
-         to a .conflist, or {:?} (built in)",
+         to a .conflist, or \"bridge\" (built in)",
         config_dir.display(),
-        unreadable_suffix(unreadable),
-        crate::network::BUILTIN_NAME
+        unreadable_suffix(unreadable)
     )]
     NetworkNotFound {
         /// The name asked for.
@@ -172,8 +172,12 @@ pub enum Error {
         /// What it said.
         message: String,
     },
-    /// DEL of a pod's network failed: what it reserved may still be held.
-    #[error("detaching sandbox {pod:?} from network {network:?}")]
+    /// DEL of a pod's network failed: what it reserved may still be held. The pod is kept
+    /// (with its namespace pinned, which a later DEL needs).
+    #[error(
+        "detaching sandbox {pod:?} from network {network:?} (the sandbox is kept, so that \
+         `sandbox rm` can try again; `sandbox rm --force` removes it anyway)"
+    )]
     NetworkDetach {
         /// Pod name.
         pod: String,
@@ -183,11 +187,39 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A lock was not free within the time its holders should need.
+    #[error(
+        "{guarded} is still locked after {} s ({}): processes an earlier command started \
+         still hold it; try again once they are done",
+        waited.as_secs(),
+        path.display()
+    )]
+    LockTimeout {
+        /// What the lock guards.
+        guarded: String,
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: std::time::Duration,
+    },
+    /// ADD of a pod's network failed (then its rollback ran DEL).
+    #[error("attaching sandbox {pod:?} to network {network:?}")]
+    NetworkAttach {
+        /// Pod name.
+        pod: String,
+        /// The network.
+        network: String,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// `--publish` of a host port another pod has published.
-    #[error("host port {port} is already published by sandbox {pod:?}")]
+    #[error("host port {port} ({mapping}) is already published by sandbox {pod:?}")]
     PortInUse {
-        /// The port as given.
+        /// The host side of the mapping (`[HOST_IP:]PORT/PROTOCOL`).
         port: String,
+        /// The mapping as given.
+        mapping: String,
         /// The pod that has it.
         pod: String,
     },

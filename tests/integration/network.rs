@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sandbox_tests::network::{HOST_ADDRESS, Snapshot, ThrowawayHost};
-use sandbox_tests::{Pod, Run, ScratchDir, StateRoot, assert_exit, json_of, wait_until};
+use sandbox_tests::{
+    Pod, Run, ScratchDir, StateRoot, assert_exit, json_of, unique_name, wait_until,
+};
 
 /// A throwaway host and a state root whose commands run in it.
 fn host_and_root() -> (Arc<ThrowawayHost>, Arc<StateRoot>) {
@@ -202,7 +204,8 @@ fn without_a_network_a_pod_has_loopback_only() {
             .collect();
         assert_eq!(links, ["lo"], "{dev:?}");
     }
-    let published = root.sandbox(&["create", "nonet", "-p", "8080:80"]);
+    let nonet = unique_name("nonet");
+    let published = root.sandbox(&["create", &nonet, "-p", "8080:80"]);
     assert_exit!(published, 125);
     assert!(published.stderr.contains("no network"), "{published:?}");
     assert!(root.entries().is_empty());
@@ -219,7 +222,8 @@ fn stop_keeps_the_network_and_rm_and_rm_force_leave_the_host_as_it_was() {
     // Stopped, the pod keeps its address and its port (as a stopped pod sandbox does).
     assert_eq!(stopped.inspect()["network"]["ips"][0], format!("{ip}/24"));
     assert!(builtin_reservations(&root).join(&ip).is_file());
-    let taken = root.sandbox(&["create", "again", "--network", "bridge", "-p", "8080:80"]);
+    let again = unique_name("again");
+    let taken = root.sandbox(&["create", &again, "--network", "bridge", "-p", "8080:80"]);
     assert_exit!(taken, 125);
     assert!(
         taken.stderr.contains(&format!(
@@ -228,6 +232,25 @@ fn stop_keeps_the_network_and_rm_and_rm_force_leave_the_host_as_it_was() {
         )),
         "{taken:?}"
     );
+
+    let twice = root.sandbox(&[
+        "create",
+        &again,
+        "--network",
+        "bridge",
+        "-p",
+        "9090:80",
+        "-p",
+        "127.0.0.1:9090:81",
+    ]);
+    assert_exit!(twice, 125);
+    assert!(
+        twice
+            .stderr
+            .contains("host port 127.0.0.1:9090/tcp is published twice"),
+        "{twice:?}"
+    );
+    assert!(!root.entries().contains(&again));
 
     assert_exit!(stopped.sandbox(&["rm", stopped.name()]), 0);
     assert_exit!(running.sandbox(&["rm", "--force", running.name()]), 0);
@@ -276,7 +299,13 @@ fn a_network_is_found_by_its_name_in_the_config_directory() {
                 .is_err())
     );
 
-    let unknown = root.sandbox(&[&dir_arg, "create", "x", "--network", "nosuchnet"]);
+    let unknown = root.sandbox(&[
+        &dir_arg,
+        "create",
+        &unique_name("unknown"),
+        "--network",
+        "nosuchnet",
+    ]);
     assert_exit!(unknown, 125);
     assert!(
         unknown.stderr.contains("no network \"nosuchnet\""),
@@ -289,9 +318,11 @@ fn a_network_is_found_by_its_name_in_the_config_directory() {
 fn bad_lists_missing_plugins_and_plugin_errors_give_125_and_leave_nothing() {
     let (host, root) = host_and_root();
     let config = ScratchDir::new("cni-config");
+    let bad = unique_name("bad");
     let baseline_of = |host: &ThrowawayHost| {
         host.snapshot(&[
             &config.path().join("ipam/failing"),
+            &config.path().join("ipam/stuck"),
             &builtin_reservations(&root),
         ])
     };
@@ -337,25 +368,142 @@ fn bad_lists_missing_plugins_and_plugin_errors_give_125_and_leave_nothing() {
         ),
     ];
     for (list, expected) in cases {
-        let created = root.sandbox(&["create", "bad", "--network", list.to_str().unwrap()]);
+        let created = root.sandbox(&["create", &bad, "--network", list.to_str().unwrap()]);
         assert_exit!(created, 125);
         assert!(
             created.stderr.contains(&expected),
             "{expected}: {created:?}"
         );
         assert!(root.entries().is_empty(), "{:?}", root.entries());
-        assert!(!Path::new("/run/netns/bad").exists());
+        assert!(!Path::new("/run/netns").join(&bad).exists());
     }
     let plugins = root.sandbox(&[
         "--cni-plugin-dir=/nonexistent",
         "create",
-        "bad",
+        &bad,
         "--network",
         "bridge",
     ]);
     assert_exit!(plugins, 125);
     assert!(plugins.stderr.contains("--cni-plugin-dir"), "{plugins:?}");
     baseline_of(&host).assert_same_as(&baseline, "failed creates");
+
+    // A plugin that fails ADD and DEL alike: the rollback cannot finish, so the pod is kept
+    // (and says so) for `rm --force`, which goes on past the DEL that fails again.
+    let shims = ScratchDir::new("cni-shims");
+    write_plugin(
+        shims.path(),
+        "always-fails",
+        r#"echo '{"cniVersion": "1.0.0", "code": 11, "msg": "always fails", "details": "'"$CNI_COMMAND"'"}'; exit 1"#,
+    );
+    let stuck = write_conflist(
+        config.path(),
+        "stuck.conflist",
+        "stuck",
+        &[serde_json::json!({"type": "always-fails"})],
+    );
+    let plugin_dirs = format!("--cni-plugin-dir={}:/usr/lib/cni", shims.path().display());
+    let created = root.sandbox(&[
+        &plugin_dirs,
+        "create",
+        &bad,
+        "--network",
+        stuck.to_str().unwrap(),
+    ]);
+    assert_exit!(created, 125);
+    for expected in [
+        "always fails: ADD (CNI error code 11)",
+        "always fails: DEL (CNI error code 11)",
+        &format!("`sandbox rm --force {bad}` removes it"),
+    ] {
+        assert!(created.stderr.contains(expected), "{expected}: {created:?}");
+    }
+    assert_eq!(root.entries(), std::slice::from_ref(&bad));
+    let removed = root.sandbox(&[&plugin_dirs, "rm", "--force", &bad]);
+    assert_exit!(removed, 0);
+    assert!(
+        removed.stderr.contains("removing the sandbox anyway"),
+        "{removed:?}"
+    );
+    assert!(root.entries().is_empty());
+    baseline_of(&host).assert_same_as(&baseline, "a rollback whose DEL failed, and rm --force");
+}
+
+/// Writes an executable shell script `name` into `dir` (a plugin directory).
+fn write_plugin(dir: &Path, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_cli_killed_while_a_plugin_runs_leaves_nothing_after_rm_force() {
+    let (host, root) = host_and_root();
+    let baseline = warmed_up(&host, &root);
+    let reservations = builtin_reservations(&root);
+    // Shims of the built-in network's plugins: the one named by SANDBOX_TEST_KILL_CLI_AT
+    // (PLUGIN:VERB) reads its configuration, SIGKILLs the CLI that started it, and then runs
+    // the real plugin, which finishes on its own, as an orphan, after the next command has
+    // started (unless that waits for it, a DEL would run before this ADD is done).
+    let shims = ScratchDir::new("cni-shims");
+    for plugin in ["bridge", "portmap", "firewall"] {
+        write_plugin(
+            shims.path(),
+            plugin,
+            &format!(
+                r#"config=$(cat)
+if [ "$SANDBOX_TEST_KILL_CLI_AT" = "{plugin}:$CNI_COMMAND" ]; then kill -KILL "$PPID"; sleep 0.3; fi
+printf '%s' "$config" | exec /usr/lib/cni/{plugin}"#
+            ),
+        );
+    }
+    let plugin_dirs = format!("--cni-plugin-dir={}:/usr/lib/cni", shims.path().display());
+    let sandbox = |args: &[&str], kill_at: Option<&str>| {
+        let mut command = root.command();
+        command.arg(&plugin_dirs).args(args);
+        if let Some(kill_at) = kill_at {
+            command.env("SANDBOX_TEST_KILL_CLI_AT", kill_at);
+        }
+        sandbox_tests::run_with_timeout(command, b"", Duration::from_secs(120))
+    };
+    let create = |name: &str, kill_at: Option<&str>| {
+        sandbox(
+            &["create", name, "--network", "bridge", "-p", "8080:80"],
+            kill_at,
+        )
+    };
+    // ADD, killed in each plugin: the results of those before it are saved, and the next
+    // command waits for the orphan to finish before it runs DEL with them.
+    for (plugin, results_saved) in [("bridge", false), ("portmap", true), ("firewall", true)] {
+        let name = unique_name(plugin);
+        let killed = create(&name, Some(&format!("{plugin}:ADD")));
+        assert_eq!(killed.code, None, "create was not killed: {killed:?}");
+        let record: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(root.path().join(&name).join("state.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(record["phase"], "creating");
+        assert_eq!(
+            !record["network"]["result"].is_null(),
+            results_saved,
+            "killed in {plugin}: {record:#}"
+        );
+        assert_exit!(sandbox(&["rm", "--force", &name], None), 0);
+        host.snapshot(&[&reservations])
+            .assert_same_as(&baseline, &format!("create killed in {plugin} ADD"));
+    }
+    // DEL, killed in each plugin: the next rm waits for the orphan and runs DEL again.
+    for plugin in ["firewall", "portmap", "bridge"] {
+        let name = unique_name(plugin);
+        assert_exit!(create(&name, None), 0);
+        let killed = sandbox(&["rm", "--force", &name], Some(&format!("{plugin}:DEL")));
+        assert_eq!(killed.code, None, "rm was not killed: {killed:?}");
+        assert_exit!(sandbox(&["rm", "--force", &name], None), 0);
+        host.snapshot(&[&reservations])
+            .assert_same_as(&baseline, &format!("rm killed in {plugin} DEL"));
+    }
+    assert!(root.entries().is_empty(), "{:?}", root.entries());
 }
 
 #[test]
@@ -369,7 +517,7 @@ fn a_killed_create_or_rm_leaves_nothing_after_rm_force() {
         .into_iter()
         .enumerate()
     {
-        let name = format!("killed-{round}");
+        let name = unique_name(&format!("killed-{round}"));
         let mut create = root.command();
         create.args(["create", &name, "--network", "bridge", "-p", "8080:80"]);
         kill_after(create, Duration::from_millis(delay_ms));

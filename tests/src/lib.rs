@@ -448,6 +448,10 @@ impl StateRoot {
         };
         cmd.arg("--root").arg(&self.path);
         cmd.env_remove("SANDBOX_ROOT").env_remove("SANDBOX_PAUSE");
+        // No network list of the host's: a test names its own (--cni-config-dir), or gets the
+        // built-in one.
+        cmd.env("SANDBOX_CNI_CONFIG_DIR", self.path.join(".no-cni-config"))
+            .env_remove("SANDBOX_CNI_PATH");
         if let Some(pause) = std::env::var_os("PAUSE_BIN") {
             cmd.env("SANDBOX_PAUSE", pause);
         }

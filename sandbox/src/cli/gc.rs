@@ -11,7 +11,7 @@ pub struct Args {
 }
 
 pub fn run(host: &Host, args: Args) -> Result<u8> {
-    let released = host.collect_all_network_garbage()?;
+    let released = host.collect_network_garbage()?;
     if args.json {
         super::print_json(&released)?;
     } else {

@@ -118,9 +118,10 @@ pub enum Command {
     Images(images::Args),
     /// Remove images no container uses.
     Rmi(rmi::Args),
-    /// Release what CNI networks still hold for pods that no longer exist (addresses
-    /// reserved by host-local, and the rules of their plugins). `create` does it for the
-    /// network it uses.
+    /// Release the addresses CNI networks (the built-in one and the lists in
+    /// --cni-config-dir) still reserve for pods of this state root that are gone, with a CNI
+    /// DEL (which also removes the firewall and portmap rules of the address). `create` does it
+    /// for its own network.
     Gc(gc::Args),
 }
 
@@ -130,10 +131,10 @@ pub fn run(cli: Cli) -> Result<u8> {
     let host = Host::new(cli.root, pause, sandbox::host::DEFAULT_NETNS_DIR.into())?
         .with_runtime(cli.runtime)
         .with_cgroup_parent(cli.cgroup_parent)
-        .with_cni(sandbox::network::CniPaths {
-            config_dir: cli.cni_config_dir,
-            plugin_dirs: std::env::split_paths(&cli.cni_plugin_dir).collect(),
-        });
+        .with_cni(sandbox::network::CniPaths::new(
+            cli.cni_config_dir,
+            &cli.cni_plugin_dir,
+        ));
     match cli.command {
         Command::Create(args) => create::run(&host, args),
         Command::Inspect(args) => inspect::run(&host, args),

@@ -111,6 +111,11 @@ impl Conflist {
         &self.name
     }
 
+    /// Its CNI version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
     /// The file it was read from.
     pub fn source(&self) -> &Path {
         &self.source
@@ -172,15 +177,16 @@ impl Conflist {
     }
 }
 
-/// Finds the network `spec`: a path to a `.conflist` if it has a '/', else the list named so
-/// in `config_dir` (its `*.conflist` files in name order, as libcni looks), else, for
-/// [`BUILTIN_NAME`], the built-in network written to `builtin_dir`.
-pub fn find(spec: &str, config_dir: &Path, builtin_dir: &Path) -> Result<Conflist> {
+/// Finds the network `spec`: a path to a `.conflist` if it has a '/' (recorded absolute), else
+/// the list named so in `config_dir` (its `*.conflist` files in name order, as libcni looks);
+/// [`Error::NetworkNotFound`] if none is (the caller may then supply [`builtin`]).
+pub fn find(spec: &str, config_dir: &Path) -> Result<Conflist> {
     if spec.contains('/') {
-        let path = Path::new(spec);
-        let bytes = std::fs::read(path)
+        let path = std::path::absolute(spec)
+            .context(|| format!("finding network configuration {spec}"))?;
+        let bytes = std::fs::read(&path)
             .context(|| format!("reading network configuration {}", path.display()))?;
-        return Conflist::parse(&bytes, path);
+        return Conflist::parse(&bytes, &path);
     }
     let mut unreadable = Vec::new();
     for path in conflist_files(config_dir)? {
@@ -192,9 +198,6 @@ pub fn find(spec: &str, config_dir: &Path, builtin_dir: &Path) -> Result<Conflis
             Ok(_) => {}
             Err(error) => unreadable.push(crate::error_chain(&error)),
         }
-    }
-    if spec == BUILTIN_NAME {
-        return write_builtin(builtin_dir);
     }
     Err(Error::NetworkNotFound {
         name: spec.to_owned(),
@@ -223,6 +226,9 @@ pub fn conflist_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The name of the built-in network's file in its directory.
+pub const BUILTIN_FILE: &str = "bridge.conflist";
+
 /// The built-in network of a state root whose networking files are in `dir`: a bridge
 /// `sandbox0` that is the pods' gateway and masquerades their traffic, host-local addresses
 /// from 10.89.0.0/24 kept under `dir`, published ports (portmap) and forwarding allowed
@@ -249,21 +255,6 @@ pub fn builtin(dir: &Path) -> Value {
             { "type": "firewall", "backend": "iptables" }
         ]
     })
-}
-
-/// Writes the built-in network to `<dir>/bridge.conflist` (unless it is there already, as
-/// written) and returns it.
-fn write_builtin(dir: &Path) -> Result<Conflist> {
-    let value = builtin(dir);
-    let path = dir.join(format!("{BUILTIN_NAME}.conflist"));
-    let current: Option<Value> = std::fs::read(&path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    if current.as_ref() != Some(&value) {
-        crate::state::create_private_dir(dir)?;
-        crate::state::write_json(&path, &value)?;
-    }
-    Conflist::from_value(value, &path)
 }
 
 fn has_capability(plugin: &Map<String, Value>, capability: &str) -> bool {

@@ -8,46 +8,80 @@
 //! bridge plugin finds what to un-masquerade on the pod's live interface).
 
 mod conflist;
+mod host_local;
 mod plugin;
 mod ports;
+mod status;
 
-use std::net::IpAddr;
+use std::ffi::OsStr;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use self::conflist::{
-    BUILTIN_NAME, Conflist, SUPPORTED_VERSIONS, builtin, conflist_files, find,
+    BUILTIN_FILE, BUILTIN_NAME, Conflist, SUPPORTED_VERSIONS, builtin, conflist_files, find,
 };
-pub use self::plugin::Verb;
+pub use self::host_local::{Reservation, reservations};
+use self::plugin::Verb;
 pub use self::ports::{PortMapping, Protocol};
-use crate::error::{Context, Error, Result};
+pub use self::status::NetworkStatus;
+use crate::error::{Error, Result};
 
 /// The interface a pod's network gives it.
 pub const INTERFACE: &str = "eth0";
 
-/// Where CNI's files are: the lists, the plugins, and the built-in network's own.
+/// The default of [`CniPaths::config_dir`].
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/cni/net.d";
+/// The default plugin search path: Debian's directory, then the upstream's.
+pub const DEFAULT_PLUGIN_PATH: &str = "/usr/lib/cni:/opt/cni/bin";
+
+/// Where network lists and CNI plugins are looked up.
 #[derive(Clone, Debug)]
 pub struct CniPaths {
     /// Where network names are looked up (`*.conflist`).
     pub config_dir: PathBuf,
-    /// Where plugins are looked up, in order.
+    /// Where plugins are looked up, in order; absolute paths only.
     pub plugin_dirs: Vec<PathBuf>,
 }
 
-/// The default of [`CniPaths::config_dir`].
-pub const DEFAULT_CONFIG_DIR: &str = "/etc/cni/net.d";
-/// The default of [`CniPaths::plugin_dirs`]: Debian's, then the upstream's.
-pub const DEFAULT_PLUGIN_PATH: &str = "/usr/lib/cni:/opt/cni/bin";
+impl CniPaths {
+    /// The paths of `config_dir` and of a search path of plugin directories separated by ':'
+    /// (as `CNI_PATH`). Empty and relative entries are left out: they would run plugins
+    /// from whatever the working directory is.
+    pub fn new(config_dir: PathBuf, plugin_path: &OsStr) -> CniPaths {
+        let plugin_dirs = std::env::split_paths(plugin_path)
+            .filter(|dir| {
+                let absolute = dir.is_absolute();
+                if !absolute && !dir.as_os_str().is_empty() {
+                    log::warn!(
+                        "ignoring CNI plugin directory {}: not an absolute path",
+                        dir.display()
+                    );
+                }
+                absolute
+            })
+            .collect();
+        CniPaths {
+            config_dir,
+            plugin_dirs,
+        }
+    }
+}
 
 impl Default for CniPaths {
     fn default() -> CniPaths {
-        CniPaths {
-            config_dir: PathBuf::from(DEFAULT_CONFIG_DIR),
-            plugin_dirs: std::env::split_paths(DEFAULT_PLUGIN_PATH).collect(),
-        }
+        CniPaths::new(
+            PathBuf::from(DEFAULT_CONFIG_DIR),
+            OsStr::new(DEFAULT_PLUGIN_PATH),
+        )
+    }
+}
+
+impl Conflist {
+    /// Fails unless every plugin of the list is in `plugin_dirs`.
+    pub fn check_plugins(&self, plugin_dirs: &[PathBuf]) -> Result<()> {
+        executables(self, plugin_dirs).map(drop)
     }
 }
 
@@ -64,7 +98,8 @@ pub struct Attachment<'a> {
     pub ports: &'a [PortMapping],
     /// Where the plugins are.
     pub plugin_dirs: &'a [PathBuf],
-    /// A lock each plugin holds while it runs (see `plugin::Call::hold`).
+    /// A lock each plugin holds while it runs, and any process it leaves (see
+    /// `plugin::Call::hold`).
     pub hold: Option<BorrowedFd<'a>>,
 }
 
@@ -74,7 +109,7 @@ impl Attachment<'_> {
     /// one fails with nothing done. On failure nothing is undone here: the caller DELs with
     /// the last result `progress` got.
     pub fn add(&self, mut progress: impl FnMut(&Value) -> Result<()>) -> Result<Value> {
-        let executables = self.executables()?;
+        let executables = executables(self.conflist, self.plugin_dirs)?;
         let call = self.call(Verb::Add);
         let mut result: Option<Value> = None;
         for (index, (kind, executable)) in executables.iter().enumerate() {
@@ -101,15 +136,17 @@ impl Attachment<'_> {
 
     /// Runs DEL through the list in reverse, giving each plugin `prev_result` (the last ADD
     /// result). Every plugin runs even if one fails (each releases its own things); the first
-    /// failure is returned.
+    /// failure is returned, the others logged.
     pub fn del(&self, prev_result: Option<&Value>) -> Result<()> {
-        let executables = self.executables()?;
+        let executables = executables(self.conflist, self.plugin_dirs)?;
         let call = self.call(Verb::Del);
         let mut first_error = None;
         for (index, (kind, executable)) in executables.iter().enumerate().rev() {
             let config = self.conflist.plugin_config(index, prev_result, self.ports);
             if let Err(error) = plugin::execute(&call, kind, executable, &config) {
-                log::debug!("{}", crate::error_chain(&error));
+                if first_error.is_some() {
+                    log::warn!("{}", crate::error_chain(&error));
+                }
                 first_error.get_or_insert(error);
             }
         }
@@ -127,186 +164,23 @@ impl Attachment<'_> {
             hold: self.hold,
         }
     }
-
-    /// Fails unless every plugin of the list is installed.
-    pub fn check_plugins(&self) -> Result<()> {
-        self.executables().map(drop)
-    }
-
-    fn executables(&self) -> Result<Vec<(&str, PathBuf)>> {
-        self.conflist
-            .plugin_types()
-            .into_iter()
-            .map(|kind| match plugin::find(kind, self.plugin_dirs) {
-                Some(path) => Ok((kind, path)),
-                None => Err(Error::CniPluginMissing {
-                    network: self.conflist.name().to_owned(),
-                    plugin: kind.to_owned(),
-                    dirs: self.plugin_dirs.to_vec(),
-                }),
-            })
-            .collect()
-    }
 }
 
-/// What `inspect` shows of a pod's network.
-#[derive(Clone, Debug, Serialize)]
-pub struct NetworkStatus {
-    /// The network's name.
-    pub name: String,
-    /// The list it was attached with.
-    pub config: PathBuf,
-    /// The pod's interface.
-    pub interface: String,
-    /// Its addresses, with prefix length (`10.89.0.2/24`).
-    pub ips: Vec<String>,
-    /// The gateway of its first address.
-    pub gateway: Option<String>,
-    /// Its MAC address.
-    pub mac: Option<String>,
-    /// The ports published to it.
-    pub ports: Vec<PortMapping>,
-}
-
-/// The part of a CNI result `inspect` shows (the rest is kept as it came).
-#[derive(Debug, Default, Deserialize)]
-struct ResultView {
-    #[serde(default)]
-    interfaces: Vec<InterfaceView>,
-    #[serde(default)]
-    ips: Vec<IpView>,
-}
-
-#[derive(Debug, Deserialize)]
-struct InterfaceView {
-    name: String,
-    #[serde(default)]
-    mac: Option<String>,
-    #[serde(default)]
-    sandbox: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct IpView {
-    address: String,
-    #[serde(default)]
-    gateway: Option<String>,
-}
-
-impl NetworkStatus {
-    /// The status of an attachment whose last ADD result is `result` (none yet: no address).
-    pub fn new(
-        conflist: &Conflist,
-        ports: &[PortMapping],
-        result: Option<&Value>,
-    ) -> NetworkStatus {
-        let view: ResultView = result
-            .and_then(|result| serde_json::from_value(result.clone()).ok())
-            .unwrap_or_default();
-        let mac = view
-            .interfaces
-            .iter()
-            .find(|i| i.name == INTERFACE && i.sandbox.as_deref().is_some_and(|s| !s.is_empty()))
-            .and_then(|i| i.mac.clone());
-        NetworkStatus {
-            name: conflist.name().to_owned(),
-            config: conflist.source().to_owned(),
-            interface: INTERFACE.to_owned(),
-            gateway: view.ips.first().and_then(|ip| ip.gateway.clone()),
-            ips: view.ips.into_iter().map(|ip| ip.address).collect(),
-            mac,
-            ports: ports.to_vec(),
-        }
-    }
-
-    /// The first address, without its prefix length (what `ps` shows).
-    pub fn first_ip(&self) -> Option<&str> {
-        self.ips
-            .first()
-            .map(|ip| ip.split('/').next().unwrap_or(ip))
-    }
-}
-
-/// An address host-local keeps reserved: a file named by the address under the list's data
-/// directory, holding the container ID and the interface.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reservation {
-    /// The reserved address.
-    pub ip: IpAddr,
-    /// Whose it is.
-    pub container_id: String,
-    /// For which of its interfaces.
-    pub ifname: String,
-}
-
-/// The addresses the host-local plugins of `conflist` hold reserved.
-pub fn reservations(conflist: &Conflist) -> Result<Vec<Reservation>> {
-    let mut found = Vec::new();
-    for dir in conflist.host_local_dirs() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).context(|| format!("listing {}", dir.display())),
-        };
-        for entry in entries {
-            let entry = entry.context(|| format!("listing {}", dir.display()))?;
-            let Some(ip) = entry
-                .file_name()
-                .to_str()
-                .and_then(|name| name.parse::<IpAddr>().ok())
-            else {
-                continue; // its lock and last_reserved_ip.N files
-            };
-            let text = match std::fs::read_to_string(entry.path()) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).context(|| format!("reading {}", entry.path().display())),
-            };
-            let mut lines = text.lines().map(str::trim);
-            found.push(Reservation {
-                ip,
-                container_id: lines.next().unwrap_or_default().to_owned(),
-                ifname: lines.next().unwrap_or(INTERFACE).to_owned(),
-            });
-        }
-    }
-    found.sort_by_key(|r| r.ip);
-    Ok(found)
-}
-
-/// The result a DEL of a reservation whose pod is gone passes on: its address, so the
-/// plugins that clean up by address (firewall) find their rules.
-pub fn result_of_reservation(conflist: &Conflist, reservation: &Reservation) -> Value {
-    let prefix = if reservation.ip.is_ipv4() { 32 } else { 128 };
-    serde_json::json!({
-        "cniVersion": conflist.to_value()["cniVersion"],
-        "ips": [{ "address": format!("{}/{prefix}", reservation.ip) }],
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_status_shows_the_pods_interface_not_the_hosts() {
-        let list = Conflist::from_value(builtin(Path::new("/x")), Path::new("/x/b")).unwrap();
-        let result = json!({
-            "cniVersion": "1.0.0",
-            "interfaces": [
-                {"name": "sandbox0", "mac": "aa:aa:aa:aa:aa:aa"},
-                {"name": "veth1", "mac": "bb:bb:bb:bb:bb:bb"},
-                {"name": "eth0", "mac": "cc:cc:cc:cc:cc:cc", "sandbox": "/run/netns/p"}
-            ],
-            "ips": [{"interface": 2, "address": "10.89.0.2/24", "gateway": "10.89.0.1"}]
-        });
-        let status = NetworkStatus::new(&list, &[], Some(&result));
-        assert_eq!(status.ips, ["10.89.0.2/24"]);
-        assert_eq!(status.first_ip(), Some("10.89.0.2"));
-        assert_eq!(status.gateway.as_deref(), Some("10.89.0.1"));
-        assert_eq!(status.mac.as_deref(), Some("cc:cc:cc:cc:cc:cc"));
-        let none = NetworkStatus::new(&list, &[], None);
-        assert!(none.ips.is_empty() && none.mac.is_none());
-    }
+/// The executable of each plugin of `conflist`, in order.
+fn executables<'l>(
+    conflist: &'l Conflist,
+    plugin_dirs: &[PathBuf],
+) -> Result<Vec<(&'l str, PathBuf)>> {
+    conflist
+        .plugin_types()
+        .into_iter()
+        .map(|kind| match plugin::find(kind, plugin_dirs) {
+            Some(path) => Ok((kind, path)),
+            None => Err(Error::CniPluginMissing {
+                network: conflist.name().to_owned(),
+                plugin: kind.to_owned(),
+                dirs: plugin_dirs.to_vec(),
+            }),
+        })
+        .collect()
 }

@@ -10,6 +10,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Context, Error, Result};
+use crate::sys::process::PidFd;
+
+/// How long a plugin may run before it is killed (libcni's callers give ADD and DEL a
+/// deadline too; the plugins here take well under a second).
+pub const PLUGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A CNI operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,9 +50,9 @@ pub struct Call<'a> {
     pub ifname: &'a str,
     /// Where plugins are looked up (`CNI_PATH`).
     pub plugin_dirs: &'a [PathBuf],
-    /// A lock the plugin holds as long as it runs (it inherits a duplicate): the pod's, so
-    /// that a plugin left running by a killed command keeps every other command off the pod
-    /// until it is done, and a DEL never runs beside an ADD.
+    /// A lock the plugin holds as long as it runs, and any process it leaves (it inherits a
+    /// duplicate): the pod's network lock, so that a plugin left running by a killed command
+    /// keeps the next ADD or DEL of the pod waiting until it is done.
     pub hold: Option<BorrowedFd<'a>>,
 }
 
@@ -62,7 +67,8 @@ struct PluginError {
     details: String,
 }
 
-/// The executable of plugin `kind`: the first in `dirs`.
+/// The executable of plugin `kind`: the first in `dirs` (absolute directories, see
+/// `CniPaths::new`).
 pub fn find(kind: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
     dirs.iter().map(|dir| dir.join(kind)).find(|path| {
         use std::os::unix::fs::PermissionsExt;
@@ -115,13 +121,36 @@ pub fn execute(
     };
     let mut child = command.spawn().context(what)?;
     drop(held);
-    if let Some(mut stdin) = child.stdin.take() {
-        // A plugin that exits without reading all of it is judged by its answer, not by EPIPE.
-        let _ = stdin.write_all(&input);
-    }
-    let output = child.wait_with_output().context(what)?;
+    // Our unreaped child: the PID is its own until we wait, so the pidfd is of the plugin.
+    let pidfd = PidFd::open(child.id() as i32).context(what)?;
+    let stdin = child.stdin.take();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Some(mut stdin) = stdin {
+            // A plugin that exits without reading all of it is judged by its answer.
+            let _ = stdin.write_all(&input);
+        }
+        let _ = sender.send(child.wait_with_output());
+    });
+    let output = match receiver.recv_timeout(PLUGIN_TIMEOUT) {
+        Ok(output) => output.context(what)?,
+        Err(_) => {
+            pidfd.send_signal(libc::SIGKILL)?;
+            return Err(Error::CniPlugin {
+                network: call.network.to_owned(),
+                plugin: kind.to_owned(),
+                verb: call.verb.as_str(),
+                code: None,
+                message: format!(
+                    "it did not finish within {} s, and was killed",
+                    PLUGIN_TIMEOUT.as_secs()
+                ),
+            });
+        }
+    };
     if output.status.success() {
-        if output.stdout.iter().all(u8::is_ascii_whitespace) {
+        // DEL prints nothing that matters (libcni ignores its output).
+        if call.verb == Verb::Del || output.stdout.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
         return serde_json::from_slice(&output.stdout)

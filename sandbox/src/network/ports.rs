@@ -89,6 +89,28 @@ impl PortMapping {
     }
 }
 
+impl PortMapping {
+    /// The host side alone: `[HOST_IP:]HOST_PORT/PROTOCOL`.
+    pub fn host_side(&self) -> String {
+        let protocol = self.protocol.as_str();
+        match self.host_ip {
+            Some(IpAddr::V6(ip)) => format!("[{ip}]:{}/{protocol}", self.host_port),
+            Some(ip) => format!("{ip}:{}/{protocol}", self.host_port),
+            None => format!("{}/{protocol}", self.host_port),
+        }
+    }
+}
+
+impl Protocol {
+    /// As `--publish` and iptables spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
 impl std::fmt::Display for PortMapping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.host_ip {
@@ -96,11 +118,13 @@ impl std::fmt::Display for PortMapping {
             Some(ip) => write!(f, "{ip}:")?,
             None => {}
         }
-        let protocol = match self.protocol {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        };
-        write!(f, "{}:{}/{protocol}", self.host_port, self.container_port)
+        write!(
+            f,
+            "{}:{}/{}",
+            self.host_port,
+            self.container_port,
+            self.protocol.as_str()
+        )
     }
 }
 

@@ -22,7 +22,7 @@ use crate::host::Host;
 use crate::state::pod::{
     CgroupRecord, NetworkRecord, PAUSE_CGROUP, PodPhase, PodRecord, StopRecord,
 };
-use crate::state::{self, PodLock, PodPaths};
+use crate::state::{self, PodPaths};
 use crate::sys::namespace::{self, NamespaceKind, Pins};
 use crate::sys::process::{self, PidFd, ProcessRecord};
 use crate::sys::spawn::Spawn;
@@ -43,7 +43,7 @@ impl Host {
         };
         let network = self.plan_network(name, options.network.as_deref(), &options.publish)?;
         let lock = self.store.lock_new_pod(name)?;
-        let created = self.recover_orphaned_create(&paths, &lock).and_then(|()| {
+        let created = self.recover_orphaned_create(&paths).and_then(|()| {
             if std::fs::symlink_metadata(paths.dir()).is_ok() {
                 return Err(Error::PodExists(name.to_owned()));
             }
@@ -56,7 +56,7 @@ impl Host {
                     ),
                 });
             }
-            self.create_new_pod(&paths, hostname, options, network, &lock)
+            self.create_new_pod(&paths, hostname, options, network)
         });
         match created {
             // Read back under the lock: a concurrent `rm` cannot make a create that succeeded
@@ -85,7 +85,6 @@ impl Host {
         hostname: String,
         options: &CreateOptions,
         network: Option<NetworkRecord>,
-        lock: &PodLock,
     ) -> Result<()> {
         // Held from the check to the record that claims the ports, which the next check reads.
         let ports_lock = match &network {
@@ -120,16 +119,18 @@ impl Host {
         };
         let started = state::pod::save(paths, &record).and_then(|()| {
             drop(ports_lock);
-            self.start_pod(paths, &mut record, lock)
+            self.start_pod(paths, &mut record)
         });
         let Err(error) = started else {
             return Ok(());
         };
-        if let Err(teardown) = self.teardown(paths, &record, lock, false) {
+        if let Err(teardown) = self.teardown(paths, &record, false) {
             log::warn!(
-                "rolling back sandbox {:?} after a failed create: {}",
+                "rolling back sandbox {:?} after a failed create: {}; what is left of it is \
+                 kept, half-created: `sandbox rm --force {}` removes it",
                 record.name,
-                crate::error_chain(&teardown)
+                crate::error_chain(&teardown),
+                record.name
             );
         }
         Err(error)
@@ -137,7 +138,7 @@ impl Host {
 
     /// Starts pause in new namespaces, pins them and attaches the pod to its network; updates
     /// `record` as it goes.
-    fn start_pod(&self, paths: &PodPaths, record: &mut PodRecord, lock: &PodLock) -> Result<()> {
+    fn start_pod(&self, paths: &PodPaths, record: &mut PodRecord) -> Result<()> {
         state::create_private_dir(&paths.ns_dir())?;
         state::create_private_dir(&paths.containers_dir())?;
         let mut kinds = vec![NamespaceKind::Ipc, NamespaceKind::Uts, NamespaceKind::Net];
@@ -204,7 +205,7 @@ impl Host {
                 _ => error,
             },
         )?;
-        self.attach_network(paths, record, lock)?;
+        self.attach_network(paths, record)?;
         record.set_phase(PodPhase::Running)?;
         state::pod::save(paths, record)
     }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use self::network::Released;
+pub use self::network::{NETWORK_LOCK_PATIENCE, Released};
 pub use self::stats::PodStats;
 use crate::container::{CgroupStatus, ContainerStatus};
 use crate::error::Result;

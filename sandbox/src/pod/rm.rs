@@ -13,7 +13,7 @@ use crate::host::Host;
 use crate::kill;
 use crate::runtime::{self, oci};
 use crate::state::pod::{PodPhase, PodRecord};
-use crate::state::{self, PodLock, PodPaths, exec};
+use crate::state::{self, PodPaths, exec};
 use crate::sys::namespace::{self, JOIN_ORDER, NamespaceKind};
 use crate::sys::process::ProcessRecord;
 
@@ -61,14 +61,14 @@ impl Host {
                 });
             }
         }
-        self.teardown(&paths, &record, &lock, force)?;
+        self.teardown(&paths, &record, force)?;
         lock.remove_file();
         Ok(())
     }
 
     /// If the pod was left half-created by a command that died, tear it down. The caller holds
     /// the pod's lock (so a `creating` record is nobody's).
-    pub(crate) fn recover_orphaned_create(&self, paths: &PodPaths, lock: &PodLock) -> Result<()> {
+    pub(crate) fn recover_orphaned_create(&self, paths: &PodPaths) -> Result<()> {
         let record = match state::pod::load(paths) {
             Ok(record) => record,
             Err(Error::PodNotFound(_)) => return Ok(()),
@@ -81,20 +81,14 @@ impl Host {
             "sandbox {:?} was left half-created by a command that died; removing it",
             paths.name()
         );
-        self.teardown(paths, &record, lock, false)
+        self.teardown(paths, &record, false)
     }
 
     /// Kills every process of the pod, detaches it from its network, unpins its namespaces and
     /// removes its state directory. Tolerates a partial pod (any step may never have happened).
     /// A DEL that fails stops it before the namespaces are unpinned, so that the next try can
     /// still DEL what the pod's interface holds, unless `force` (then it warns and goes on).
-    pub(crate) fn teardown(
-        &self,
-        paths: &PodPaths,
-        record: &PodRecord,
-        lock: &PodLock,
-        force: bool,
-    ) -> Result<()> {
+    pub(crate) fn teardown(&self, paths: &PodPaths, record: &PodRecord, force: bool) -> Result<()> {
         let name = paths.name();
         let mut named: Vec<ProcessRecord> = Vec::new();
         let containers = Container::load_all(paths, true)?;
@@ -124,7 +118,7 @@ impl Host {
         }
         oci::rootfs::release_all(paths)?;
         oci::pod_files::release(paths)?;
-        match self.detach_network(paths, record, lock) {
+        match self.detach_network(paths, record) {
             Err(error) if force => log::warn!(
                 "{}; removing the sandbox anyway (--force): what the network's plugins hold \
                  for it may be left",

@@ -4,11 +4,16 @@
 //! ```text
 //! <root>/                      0700, root-owned, no symlink in any component
 //!   .locks/<pod>               flock(2) held by every command that changes <pod>
+//!   .locks/.published-ports    held by a create that publishes ports, from its check to its record
+//!   .locks/.networks           held while the built-in list is written and stale reservations released
+//!   .cni/bridge.conflist       the built-in network (crate::network), written on its first use
+//!   .cni/ipam/bridge/          host-local's reservations for it
 //!   .images/                   unpacked OCI images, one directory per layer (crate::image)
 //!   .runtimes/<runtime>/       an OCI runtime's own state (its --root)
 //!   <pod>/                     0700
 //!     state.json               the pod record (state::pod)
 //!     pause.log                the holder's stderr
+//!     cni.lock                 flock(2) held by its CNI ADD and DEL, and by their plugins
 //!     ns/{ipc,uts,net[,pid]}   pins of the holder's namespaces
 //!     execs/<pid>.json         one record per running `exec` (state::exec)
 //!     shm/                     the pod's /dev/shm, a tmpfs (made for its first OCI container)
@@ -34,6 +39,8 @@ pub(crate) const RUNTIMES_DIR: &str = ".runtimes";
 pub(crate) const STATE_FILE: &str = "state.json";
 /// The directory of the locks, directly under the root.
 pub(crate) const LOCKS_DIR: &str = ".locks";
+/// The directory of the networks' files, directly under the root.
+pub(crate) const NETWORK_DIR: &str = ".cni";
 const EXIT_FILE: &str = "exit.json";
 
 /// The paths of one pod.
@@ -64,6 +71,11 @@ impl PodPaths {
     /// The pod record.
     pub fn state(&self) -> PathBuf {
         self.dir.join(STATE_FILE)
+    }
+
+    /// The lock its CNI ADD and DEL hold, and their plugins inherit.
+    pub fn network_lock(&self) -> PathBuf {
+        self.dir.join("cni.lock")
     }
 
     /// pause's stderr.

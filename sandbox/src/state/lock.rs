@@ -1,5 +1,6 @@
-//! Per-pod locks: `flock(2)` on `<root>/.locks/<pod>`, held by every command that changes the
-//! pod, from its first read to its last write.
+//! Locks: `flock(2)` on a file. Per pod, `<root>/.locks/<pod>`, held by every command that
+//! changes the pod, from its first read to its last write; per state root, a few more (see
+//! `Store`); and per pod, its network's (`<pod>/cni.lock`), which CNI plugins inherit.
 //!
 //! The lock file lives outside the pod directory so that `rm` can remove the whole directory
 //! while holding it, and `rm` then removes the lock file too. A waiter may therefore end up
@@ -17,23 +18,24 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
 use super::file::open_nofollow;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
-/// An exclusive lock on one pod, released on drop.
+/// An exclusive lock on a file (a pod's, or one of the state root's), released on drop.
 #[derive(Debug)]
-pub struct PodLock {
+pub struct FileLock {
     _lock: Flock<File>,
     path: PathBuf,
 }
 
-impl PodLock {
-    /// Takes the lock at `path`, creating the file if needed and waiting for its holder.
-    pub(crate) fn acquire(path: PathBuf, pod: &str) -> Result<PodLock> {
-        PodLock::acquire_for(path, &format!("sandbox {pod:?}"))
+impl FileLock {
+    /// Takes the lock of pod `pod` at `path`, creating the file if needed and waiting for its
+    /// holder.
+    pub(crate) fn acquire(path: PathBuf, pod: &str) -> Result<FileLock> {
+        FileLock::acquire_for(path, &format!("sandbox {pod:?}"))
     }
 
     /// Takes the lock at `path` that guards `guarded` (named in errors).
-    pub(crate) fn acquire_for(path: PathBuf, guarded: &str) -> Result<PodLock> {
+    pub(crate) fn acquire_for(path: PathBuf, guarded: &str) -> Result<FileLock> {
         let what = || format!("locking {guarded} ({})", path.display());
         loop {
             let file = open_nofollow(
@@ -49,11 +51,45 @@ impl PodLock {
             let locked = lock.metadata().context(what)?;
             match std::fs::symlink_metadata(&path) {
                 Ok(current) if current.ino() == locked.ino() && current.dev() == locked.dev() => {
-                    return Ok(PodLock { _lock: lock, path });
+                    return Ok(FileLock { _lock: lock, path });
                 }
                 Ok(_) => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e).context(what),
+            }
+        }
+    }
+
+    /// Takes the lock at `path` (which stays in place while the caller holds its pod's lock),
+    /// creating the file if needed; waits for its holder at most `patience`, then fails
+    /// with `Error::LockTimeout` naming `guarded`.
+    pub(crate) fn acquire_within(
+        path: PathBuf,
+        guarded: &str,
+        patience: std::time::Duration,
+    ) -> Result<FileLock> {
+        let what = || format!("locking {guarded} ({})", path.display());
+        let deadline = std::time::Instant::now() + patience;
+        let mut file = open_nofollow(
+            OpenOptions::new().read(true).write(true).create(true),
+            &path,
+        )
+        .context(what)?;
+        loop {
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => return Ok(FileLock { _lock: lock, path }),
+                Err((back, Errno::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
+                    file = back;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err((_, Errno::EWOULDBLOCK)) => {
+                    return Err(Error::LockTimeout {
+                        guarded: guarded.to_owned(),
+                        path,
+                        waited: patience,
+                    });
+                }
+                Err((_, errno)) => return Err(errno).context(what),
             }
         }
     }

@@ -18,7 +18,7 @@ pub(crate) use file::{
 };
 pub(crate) use layout::STATE_FILE;
 pub use layout::{ContainerPaths, PodPaths};
-pub use lock::PodLock;
+pub use lock::FileLock;
 pub(crate) use root::sweep_temporary_records;
 pub use root::{DEFAULT_ROOT, Store, root_tag};
 

@@ -124,12 +124,14 @@ pub struct NetworkRecord {
     /// DEL gets as `prevResult`.
     #[serde(default)]
     pub result: Option<serde_json::Value>,
-    /// How many of the list's plugins have returned from ADD.
-    #[serde(default)]
-    pub added: usize,
 }
 
 impl NetworkRecord {
+    /// The network's name, as the recorded list has it.
+    pub fn name(&self) -> &str {
+        self.config["name"].as_str().unwrap_or_default()
+    }
+
     /// The recorded list, checked again.
     pub fn conflist(&self) -> Result<Conflist> {
         Conflist::from_value(self.config.clone(), &self.config_path)

@@ -9,8 +9,8 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::file::{check_private_dir, create_private_dir, is_real_dir, tmp_path};
-use super::layout::{LOCKS_DIR, PodPaths};
-use super::lock::{self, PodLock};
+use super::layout::{LOCKS_DIR, NETWORK_DIR, PodPaths};
+use super::lock::{self, FileLock};
 use super::validate_name;
 use crate::error::{Context, Error, Result};
 
@@ -79,43 +79,49 @@ impl Store {
     }
 
     /// Takes the lock of a pod that is about to be created (the lock file is created if
-    /// needed). A create that fails removes it again ([`PodLock::remove_file`]).
-    pub fn lock_new_pod(&self, name: &str) -> Result<PodLock> {
+    /// needed). A create that fails removes it again ([`FileLock::remove_file`]).
+    pub fn lock_new_pod(&self, name: &str) -> Result<FileLock> {
         validate_name("sandbox name", name)?;
-        PodLock::acquire(self.lock_path(name), name)
+        FileLock::acquire(self.lock_path(name), name)
     }
 
     /// Takes the lock every `create` that publishes ports holds from checking that no other pod
     /// has them to recording them.
-    pub fn lock_published_ports(&self) -> Result<PodLock> {
+    pub fn lock_published_ports(&self) -> Result<FileLock> {
         // No pod name starts with a dot, so this file is no pod's lock.
-        PodLock::acquire_for(self.lock_path(".published-ports"), "the published ports")
+        FileLock::acquire_for(self.lock_path(".published-ports"), "the published ports")
+    }
+
+    /// Takes the lock held while the built-in network's list is written and while stale
+    /// address reservations are released.
+    pub fn lock_networks(&self) -> Result<FileLock> {
+        FileLock::acquire_for(self.lock_path(".networks"), "the networks")
     }
 
     /// The directory of the state root's networking files: the built-in network's list and
     /// its address reservations.
     pub fn network_dir(&self) -> PathBuf {
-        self.root.join(".cni")
+        self.root.join(NETWORK_DIR)
     }
 
     /// Takes the lock of an existing pod, waiting for other commands on it.
     /// [`Error::PodNotFound`] if there is no such pod, before or after the wait (an `rm` may
     /// have removed it meanwhile); no lock file is left behind for a pod that does not exist.
-    pub fn lock_pod(&self, name: &str) -> Result<PodLock> {
+    pub fn lock_pod(&self, name: &str) -> Result<FileLock> {
         let paths = self.pod(name)?;
         let lock_path = self.lock_path(name);
         if std::fs::symlink_metadata(paths.dir()).is_err() {
             // No pod. A lock file without one is what an `rm` killed between removing the
             // directory and the lock file left: finish its job; never make a new one.
             if std::fs::symlink_metadata(&lock_path).is_ok() {
-                let lock = PodLock::acquire(lock_path, name)?;
+                let lock = FileLock::acquire(lock_path, name)?;
                 if std::fs::symlink_metadata(paths.dir()).is_err() {
                     lock.remove_file();
                 }
             }
             return Err(Error::PodNotFound(name.to_owned()));
         }
-        let lock = PodLock::acquire(lock_path, name)?;
+        let lock = FileLock::acquire(lock_path, name)?;
         if std::fs::symlink_metadata(paths.dir()).is_err() {
             lock.remove_file();
             return Err(Error::PodNotFound(name.to_owned()));

@@ -8,9 +8,9 @@
 //! - podman: `pod create --network bridge` + `pod start` + `pod rm --force` (netavark).
 //!   Target: sandbox at least 2x faster.
 //!
-//! Everything runs in a throwaway network namespace the section enters first (the benchmark
-//! process itself, so every command it starts inherits it): bridges, veths and rules land
-//! there and go with it. The three are interleaved in the same rounds.
+//! Everything runs in a throwaway network namespace the section's thread enters first (setns
+//! applies to the calling thread, and every command it starts inherits it): bridges, veths and
+//! rules land there and go with it. The three are interleaved in the same rounds.
 
 use std::io::Write;
 use std::os::fd::AsFd;
