@@ -207,9 +207,13 @@ impl Lab {
                 );
             }
         }
+        // Pods' lock files (the state root's own, named with a leading dot, stay).
         if let Ok(locks) = std::fs::read_dir(self.root().join(".locks")) {
             left.extend(
-                locks.map(|lock| format!("lock {}", lock.unwrap().file_name().to_string_lossy())),
+                locks
+                    .map(|lock| lock.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|name| !name.starts_with('.'))
+                    .map(|name| format!("lock {name}")),
             );
         }
         left
