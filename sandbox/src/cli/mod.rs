@@ -90,7 +90,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a pod: new IPC, UTS and NET namespaces (and PID with --share-pid), held by pause,
-    /// pinned under the state root and at /run/netns/NAME.
+    /// pinned under the state root and at /run/netns/NAME; on a CNI network with --network.
     Create(create::Args),
     /// Print one pod as a JSON object.
     Inspect(inspect::Args),
@@ -111,8 +111,8 @@ pub enum Command {
     /// Stop a pod (each container's stop signal, one grace period, SIGKILL, then pause), or
     /// only some of its containers.
     Stop(stop::Args),
-    /// Remove a pod (unmount its namespaces, delete its state), or some of its exited
-    /// containers.
+    /// Remove a pod (detach it from its network, unmount its namespaces, delete its state), or
+    /// some of its exited containers.
     Rm(rm::Args),
     /// List the images unpacked in the store, and the containers using each.
     Images(images::Args),
