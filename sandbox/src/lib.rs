@@ -46,7 +46,7 @@ pub use command::{CommandSpec, User};
 pub use container::{ContainerState, ContainerStatus, RunOptions};
 pub use error::{Error, Result};
 pub use host::Host;
-pub use pod::{CreateOptions, ExecSession, PodState, PodStats, PodStatus};
+pub use pod::{CreateOptions, ExecIo, ExecSession, PodState, PodStats, PodStatus};
 pub use policy::stop::{ContainerReport, Ending, StopReport};
 pub use state::container::ExitRecord;
 

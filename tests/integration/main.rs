@@ -17,3 +17,4 @@ mod regressions;
 mod sandbox_containers;
 mod sandbox_lifecycle;
 mod security;
+mod terminal;

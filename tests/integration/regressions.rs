@@ -578,7 +578,7 @@ fn d11_a_ctrl_c_typed_at_the_terminal_reaches_an_exec_command_once() {
                   while [ $n -eq 0 ]; do :; done; \
                   i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo \"total $n\"";
     let mut cmd = sandbox_command(pod.root());
-    cmd.args(["exec", pod.name(), "--", "sh", "-c", script])
+    cmd.args(["exec", "-i", pod.name(), "--", "sh", "-c", script])
         .stdin(pty.slave.try_clone().unwrap())
         .stdout(pty.slave.try_clone().unwrap())
         .stderr(pty.slave.try_clone().unwrap());

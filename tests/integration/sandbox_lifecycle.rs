@@ -334,22 +334,29 @@ fn exec_forwards_a_termination_signal_to_the_command() {
 }
 
 #[test]
-fn exec_passes_stdin_stdout_and_stderr_through() {
+fn exec_i_passes_stdin_through_and_without_i_the_command_reads_nothing() {
     require_root();
     let pod = Pod::create(&[]);
-    let mut cmd = sandbox_command(pod.root());
-    cmd.args([
-        "exec",
-        pod.name(),
-        "--",
-        "sh",
-        "-c",
-        "cat; echo to-stderr >&2",
-    ]);
-    let run = run_with_timeout(cmd, b"line one\nline two\n", Duration::from_secs(30));
-    assert_exit!(run, 0);
-    assert_eq!(run.stdout, "line one\nline two\n");
-    assert!(run.stderr.contains("to-stderr"), "{}", run.stderr);
+    let exec = |options: &[&str]| {
+        let mut cmd = sandbox_command(pod.root());
+        cmd.arg("exec").args(options).args([
+            pod.name(),
+            "--",
+            "sh",
+            "-c",
+            "cat; echo to-stderr >&2",
+        ]);
+        run_with_timeout(cmd, b"line one\nline two\n", Duration::from_secs(30))
+    };
+    let piped = exec(&["-i"]);
+    assert_exit!(piped, 0);
+    assert_eq!(piped.stdout, "line one\nline two\n");
+    assert!(piped.stderr.contains("to-stderr"), "{}", piped.stderr);
+    // As with kubectl: without -i, stdin is /dev/null (cat ends at once).
+    let closed = exec(&[]);
+    assert_exit!(closed, 0);
+    assert_eq!(closed.stdout, "");
+    assert!(closed.stderr.contains("to-stderr"), "{}", closed.stderr);
 }
 
 #[test]

@@ -1,11 +1,29 @@
-//! `sandbox exec POD [OPTIONS] -- CMD`: run CMD in the foreground inside the pod, passing on
-//! the signals a user or a script sends, and exit with its code.
+//! `sandbox exec [-i] [-t] POD [OPTIONS] -- CMD`: run CMD in the foreground inside the pod,
+//! passing on the signals a user or a script sends, and exit with its code.
+//!
+//! With `-t` CMD gets a terminal of its own (see `pod::exec`); this side relays it: the
+//! caller's terminal goes raw (so Ctrl-C, Ctrl-Z, Ctrl-\ are bytes that the pod's terminal
+//! turns into signals for CMD's foreground group, once), keys go to the terminal's master, its
+//! output comes back, and a window change (SIGWINCH) becomes the terminal's new size. The
+//! caller's terminal is restored on every way out that leaves us running.
 
-use sandbox::{Error, ExecSession, Host, Result};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use sandbox::sys::pty::{self, RawMode};
+use sandbox::{Error, ExecIo, ExecSession, Host, Result};
 
 /// `exec`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Pass stdin on to the command (without it, the command reads nothing: /dev/null).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give the command a terminal of its own (a new pseudo-terminal, sized like ours), and put
+    /// ours in raw mode while it runs. With -i, stdin must be a terminal.
+    #[arg(short, long)]
+    pub tty: bool,
     /// Pod name.
     pub name: String,
     /// Run the command inside this container: its mount and PID namespaces too, and its
@@ -16,7 +34,7 @@ pub struct Args {
     pub process: super::Process,
 }
 
-/// The signals passed on to the command.
+/// The signals passed on to the command (with -t, SIGWINCH resizes its terminal instead).
 const FORWARDED: [i32; 8] = [
     libc::SIGTERM,
     libc::SIGINT,
@@ -30,28 +48,243 @@ const FORWARDED: [i32; 8] = [
 
 pub fn run(host: &Host, args: Args) -> Result<u8> {
     let command = args.process.into_spec()?;
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let stdin_is_terminal = pty::is_terminal(stdin.as_fd());
+    if args.tty && args.interactive && !stdin_is_terminal {
+        return Err(Error::InvalidInput {
+            what: "option",
+            value: "--tty".to_owned(),
+            reason: "the input device is not a TTY: with -i, -t needs a terminal on stdin \
+                     (leave out -t to pipe into the command)"
+                .to_owned(),
+        });
+    }
+    let io = ExecIo {
+        interactive: args.interactive,
+        terminal: args.tty,
+        window: args
+            .tty
+            .then(|| pty::window_size(stdin.as_fd()).or_else(|| pty::window_size(stdout.as_fd())))
+            .flatten(),
+    };
     // Caught before the command starts: a signal arriving before the handlers were in place
     // would kill this CLI by its default action and orphan the command.
     let signals = signal_hook::iterator::Signals::new(FORWARDED).map_err(|e| Error::Io {
         what: "installing signal handlers to forward signals to exec".to_owned(),
         source: e,
     })?;
-    let session = host.exec(&args.name, args.container.as_deref(), &command)?;
+    let mut session = host.exec(&args.name, args.container.as_deref(), &command, &io)?;
     let pid = session.launcher().pid();
     // Waited for without reaping, so that the PID stays the launcher's until its record is
     // gone (a new session could get it, and its record the same name).
-    let code = wait_forwarding_signals(&session, signals);
+    let code = match session.take_terminal() {
+        Some(master) => {
+            let raw = match args.interactive && stdin_is_terminal {
+                true => Some(RawMode::enter(stdin.as_fd())?),
+                false => None,
+            };
+            let code = relay_terminal(&session, master, signals, args.interactive);
+            drop(raw);
+            code
+        }
+        None => wait_forwarding_signals(&session, None, signals),
+    };
     if let Err(error) = session.finish() {
         log::warn!("{}", sandbox::error_chain(&error));
     }
     reap(pid);
+    if host.pod_was_stopped(&args.name) {
+        eprintln!(
+            "sandbox: sandbox {:?} was stopped, and this session with it",
+            args.name
+        );
+    }
     code
 }
 
+/// Relays the session's terminal until its command is done: our stdin to the terminal (with
+/// `-i`, on a thread of its own, which may stay blocked in a read when we are done), the
+/// terminal's output to our stdout; then the launcher's exit code.
+fn relay_terminal(
+    session: &ExecSession,
+    master: File,
+    signals: signal_hook::iterator::Signals,
+    interactive: bool,
+) -> Result<u8> {
+    if interactive {
+        let mut keys = master.try_clone().map_err(|e| Error::Io {
+            what: "duplicating the terminal's master".to_owned(),
+            source: e,
+        })?;
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut buffer = [0u8; 4096];
+            loop {
+                match stdin.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if keys.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    }
+    std::thread::scope(|scope| {
+        let relay = scope.spawn(|| copy_output(session, &master));
+        let code = wait_forwarding_signals(session, Some(master.as_fd()), signals);
+        if let Err(error) = relay.join().unwrap_or(Ok(())) {
+            log::warn!("{}", sandbox::error_chain(&error));
+        }
+        code
+    })
+}
+
+/// Copies what the terminal's master gives to our stdout until it reads end-of-file (EIO: the
+/// command and all it started have let go of the terminal), or the launcher has exited and
+/// nothing more is waiting. A stdout that fails ends the relay and hangs the terminal up.
+fn copy_output(session: &ExecSession, master: &File) -> Result<()> {
+    let mut screen = ScreenModes::default();
+    let copied = copy_output_watching(session, master, &mut screen);
+    // A command killed in a full-screen program (a stop, a SIGKILL) left the terminal as it
+    // drew it: undo what its output switched on and never off.
+    let undo = screen.undo();
+    if !undo.is_empty() {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout
+            .write_all(undo.as_bytes())
+            .and_then(|()| stdout.flush());
+    }
+    copied
+}
+
+/// The terminal modes a command's output switched, that a command that dies must not leave
+/// behind: the alternate screen (vi, top, less) and a hidden cursor.
+#[derive(Debug, Default)]
+struct ScreenModes {
+    alternate: bool,
+    cursor_hidden: bool,
+    /// The end of the previous chunk, so that a sequence split between two reads is seen.
+    tail: Vec<u8>,
+}
+
+impl ScreenModes {
+    /// Notes the mode switches in `chunk`, the next piece of output.
+    fn see(&mut self, chunk: &[u8]) {
+        let mut text = std::mem::take(&mut self.tail);
+        text.extend_from_slice(chunk);
+        let last = |needles: &[&[u8]]| {
+            needles
+                .iter()
+                .filter_map(|needle| {
+                    text.windows(needle.len())
+                        .rposition(|window| window == *needle)
+                })
+                .max()
+        };
+        let entered = last(&[b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h"]);
+        let left = last(&[b"\x1b[?1049l", b"\x1b[?1047l", b"\x1b[?47l"]);
+        match (entered, left) {
+            (Some(e), Some(l)) => self.alternate = e > l,
+            (Some(_), None) => self.alternate = true,
+            (None, Some(_)) => self.alternate = false,
+            (None, None) => {}
+        }
+        match (last(&[b"\x1b[?25l"]), last(&[b"\x1b[?25h"])) {
+            (Some(hide), Some(show)) => self.cursor_hidden = hide > show,
+            (Some(_), None) => self.cursor_hidden = true,
+            (None, Some(_)) => self.cursor_hidden = false,
+            (None, None) => {}
+        }
+        let keep = text.len().saturating_sub(7);
+        self.tail = text.split_off(keep);
+    }
+
+    /// The sequences that switch back what is still on.
+    fn undo(&self) -> String {
+        let mut undo = String::new();
+        if self.alternate {
+            undo.push_str("\x1b[?1049l");
+        }
+        if self.cursor_hidden {
+            undo.push_str("\x1b[?25h");
+        }
+        undo
+    }
+}
+
+fn copy_output_watching(
+    session: &ExecSession,
+    master: &File,
+    screen: &mut ScreenModes,
+) -> Result<()> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let mut stdout = std::io::stdout().lock();
+    let mut buffer = [0u8; 16384];
+    let mut launcher_gone = false;
+    loop {
+        let mut fds = [
+            PollFd::new(master.as_fd(), PollFlags::POLLIN),
+            PollFd::new(session.launcher().as_fd(), PollFlags::POLLIN),
+        ];
+        // Once the launcher is gone, only what is already there is read.
+        let timeout = if launcher_gone {
+            PollTimeout::ZERO
+        } else {
+            PollTimeout::NONE
+        };
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(errno) => {
+                return Err(Error::Os {
+                    what: "waiting for the terminal's output".to_owned(),
+                    source: errno,
+                });
+            }
+        }
+        let readable = fds[0]
+            .revents()
+            .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP));
+        launcher_gone |= fds[1].revents().is_some_and(|r| !r.is_empty());
+        if !readable {
+            if launcher_gone {
+                return Ok(());
+            }
+            continue;
+        }
+        let n = match (&*master).read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            // EIO: the slave side is closed by every process that had it.
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::Io {
+                    what: "reading the terminal's output".to_owned(),
+                    source: e,
+                });
+            }
+        };
+        screen.see(&buffer[..n]);
+        if let Err(e) = stdout.write_all(&buffer[..n]).and_then(|()| stdout.flush()) {
+            // Hang up: the command's session leader gets SIGHUP, as from a closed terminal.
+            let _ = session.launcher().send_signal(libc::SIGHUP);
+            return Err(Error::Io {
+                what: "writing the terminal's output to stdout".to_owned(),
+                source: e,
+            });
+        }
+    }
+}
+
 /// Waits for the session's launcher (pause in init mode), passing on the signals a user or a
-/// script sends us, and returns its exit code (128+n if it was killed by signal n).
+/// script sends us (SIGWINCH resizes `terminal` instead, if the command has one), and returns
+/// its exit code (128+n if it was killed by signal n).
 fn wait_forwarding_signals(
     session: &ExecSession,
+    terminal: Option<BorrowedFd<'_>>,
     mut signals: signal_hook::iterator::Signals,
 ) -> Result<u8> {
     let launcher = session.launcher();
@@ -60,6 +293,10 @@ fn wait_forwarding_signals(
         let handle = signals.handle();
         scope.spawn(move || {
             for signal in signals.forever() {
+                if let (libc::SIGWINCH, Some(terminal)) = (signal, terminal) {
+                    resize(terminal);
+                    continue;
+                }
                 if let Err(error) = launcher.send_signal(signal) {
                     log::warn!("{}", sandbox::error_chain(&error));
                 }
@@ -69,6 +306,17 @@ fn wait_forwarding_signals(
         handle.close();
         code
     })
+}
+
+/// Gives the command's terminal the size of ours.
+fn resize(terminal: BorrowedFd<'_>) {
+    let ours = pty::window_size(std::io::stdin().as_fd())
+        .or_else(|| pty::window_size(std::io::stdout().as_fd()));
+    if let Some(size) = ours {
+        if let Err(error) = pty::set_window_size(terminal, size) {
+            log::warn!("{}", sandbox::error_chain(&error));
+        }
+    }
 }
 
 /// Waits until the launcher `pid` has exited, leaving it a zombie (`WNOWAIT`), and returns its
@@ -99,5 +347,26 @@ fn wait_for(pid: i32) -> Result<u8> {
 fn reap(pid: i32) {
     if let Err(errno) = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
         log::warn!("reaping exec process {pid}: {errno}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ScreenModes;
+
+    #[test]
+    fn what_a_full_screen_program_left_on_is_undone() {
+        let mut screen = ScreenModes::default();
+        screen.see(b"\x1b[?1049h\x1b[?25lhello");
+        assert_eq!(screen.undo(), "\x1b[?1049l\x1b[?25h");
+        screen.see(b"\x1b[?25h");
+        assert_eq!(screen.undo(), "\x1b[?1049l");
+        // Split between two reads.
+        screen.see(b"bye\x1b[?10");
+        screen.see(b"49l");
+        assert_eq!(screen.undo(), "");
+        let mut plain = ScreenModes::default();
+        plain.see(b"just text\r\n");
+        assert_eq!(plain.undo(), "");
     }
 }

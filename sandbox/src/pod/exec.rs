@@ -10,13 +10,20 @@
 //!
 //! In a container, the command gets the container's environment, working directory and user
 //! unless the caller gives its own, as `kubectl exec -c` does.
+//!
+//! Standard streams ([`ExecIo`]): without `-i` the command reads `/dev/null` (as with kubectl);
+//! with `-i` it reads the caller's stdin as it is; with `-t` it gets a new pseudo-terminal,
+//! made from the container's own `/dev/ptmx` (seen through its process's `/proc/PID/root`) or
+//! the host's, sized before the command starts, as its controlling terminal in a session of
+//! its own, and the caller relays it.
 
 use std::fs::File;
 use std::os::fd::AsFd;
+use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
 
-use super::ExecSession;
+use super::{ExecIo, ExecSession};
 use crate::command::CommandSpec;
 use crate::container::Container;
 use crate::error::{Context, Error, Result};
@@ -28,6 +35,7 @@ use crate::state::exec::{self, ExecRecord};
 use crate::state::pod::{CgroupRecord, EXEC_CGROUP};
 use crate::sys::namespace;
 use crate::sys::process::ProcessRecord;
+use crate::sys::pty::Pty;
 use crate::sys::spawn::Spawn;
 
 /// What a command in a container joins besides the pod's namespaces.
@@ -37,16 +45,23 @@ struct ContainerEntry {
     namespaces: Vec<(File, CloneFlags)>,
     /// The `pause` binary, opened before joining the container's mount namespace.
     pause: File,
+    /// Its `/dev/ptmx`, seen from the host: a terminal made from it is one of the container's
+    /// own devpts, so the command's `tty` names it inside.
+    ptmx: PathBuf,
 }
 
+/// The host's `ptmx`, for terminals of commands that see the host's `/dev`.
+const HOST_PTMX: &str = "/dev/ptmx";
+
 impl Host {
-    /// Starts `command` inside the pod's namespaces, or inside `container`'s; the caller waits
-    /// for the launcher.
+    /// Starts `command` inside the pod's namespaces, or inside `container`'s, with the
+    /// standard streams `io` says; the caller waits for the launcher.
     pub fn exec(
         &self,
         pod: &str,
         container: Option<&str>,
         command: &CommandSpec,
+        io: &ExecIo,
     ) -> Result<ExecSession> {
         command.validate()?;
         let paths = self.store.pod(pod)?;
@@ -111,6 +126,23 @@ impl Host {
         if let Some(unified) = &unified {
             spawn = spawn.into_cgroup(unified.as_fd());
         }
+        let ptmx = view
+            .as_ref()
+            .map_or_else(|| PathBuf::from(HOST_PTMX), |view| view.ptmx.clone());
+        let pty = match io.terminal {
+            true => Some(Pty::open(&ptmx, io.window)?),
+            false => None,
+        };
+        let dev_null = match (&pty, io.interactive) {
+            (None, false) => Some(File::open("/dev/null").context(|| "opening /dev/null")?),
+            _ => None,
+        };
+        if let Some(pty) = &pty {
+            let slave = Some(pty.slave.as_fd());
+            spawn = spawn.stdio([slave, slave, slave]).controlling_terminal();
+        } else if let Some(dev_null) = &dev_null {
+            spawn = spawn.stdio([Some(dev_null.as_fd()), None, None]);
+        }
         let launcher = spawn
             .spawn_recorded(|launcher| {
                 let pid = launcher.pid();
@@ -144,7 +176,27 @@ impl Host {
                 };
                 error.within(&place)
             })?;
-        Ok(ExecSession { launcher, paths })
+        // The command holds the terminal now; the master reads end-of-file (EIO) once it and
+        // whatever it started have let go of it.
+        Ok(ExecSession {
+            launcher,
+            paths,
+            terminal: pty.map(|pty| pty.master),
+        })
+    }
+
+    /// Whether pod `pod` has been stopped (or is being stopped): what ended an `exec` session
+    /// whose launcher was killed.
+    pub fn pod_was_stopped(&self, pod: &str) -> bool {
+        let Ok(paths) = self.store.pod(pod) else {
+            return false;
+        };
+        state::pod::load(&paths).is_ok_and(|record| {
+            matches!(
+                record.phase,
+                crate::state::pod::PodPhase::Stopping | crate::state::pod::PodPhase::Stopped
+            )
+        })
     }
 
     /// The command as it runs in container `name` (its settings under the caller's), for an
@@ -196,6 +248,15 @@ impl Host {
         ];
         let pause =
             File::open(&self.pause).context(|| format!("opening {}", self.pause.display()))?;
-        Ok((command, Some(ContainerEntry { namespaces, pause }), cgroup))
+        let ptmx = PathBuf::from(format!("/proc/{}/root/dev/ptmx", process.pid()));
+        Ok((
+            command,
+            Some(ContainerEntry {
+                namespaces,
+                pause,
+                ptmx,
+            }),
+            cgroup,
+        ))
     }
 }

@@ -48,17 +48,37 @@ pub struct CreateOptions {
     pub publish: Vec<PortMapping>,
 }
 
-/// A running `exec` session: its launcher, and the record that names it.
+/// What an `exec` session's command gets as its standard streams.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExecIo {
+    /// Pass the caller's stdin on (`-i`); else the command reads `/dev/null`.
+    pub interactive: bool,
+    /// Give the command a new pseudo-terminal of its own (`-t`): its controlling terminal, and
+    /// its stdin, stdout and stderr; the caller relays it ([`ExecSession::take_terminal`]).
+    pub terminal: bool,
+    /// The terminal's window size, set before the command starts.
+    pub window: Option<nix::pty::Winsize>,
+}
+
+/// A running `exec` session: its launcher, the record that names it, and with `-t` the master
+/// of its terminal.
 #[derive(Debug)]
 pub struct ExecSession {
     launcher: PidFd,
     paths: PodPaths,
+    terminal: Option<std::fs::File>,
 }
 
 impl ExecSession {
     /// The launcher's pidfd (the command runs as its child).
     pub fn launcher(&self) -> &PidFd {
         &self.launcher
+    }
+
+    /// The master side of the session's terminal, once (`ExecIo::terminal`): what the command
+    /// writes is read from it, what it should read is written to it.
+    pub fn take_terminal(&mut self) -> Option<std::fs::File> {
+        self.terminal.take()
     }
 
     /// Removes the session's record, once the launcher has been waited for (a pod removed

@@ -19,8 +19,9 @@
 //! 2. `setsid` (detached roles), so terminal signals and the CLI's session never reach it
 //! 3. `setns` on each pinned namespace, in [`crate::sys::namespace::JOIN_ORDER`]
 //! 4. `sethostname` and bringing `lo` up (new namespaces only)
-//! 5. `chdir`, stdio onto 0, 1, 2, every other descriptor close-on-exec (`close_range`),
-//!    except one descriptor passed on purpose (the monitor's `--sync-fd`)
+//! 5. `chdir`, stdio onto 0, 1, 2, with a terminal on stdin made the controlling terminal of
+//!    the new session (`TIOCSCTTY`, for `exec -t`), every other descriptor close-on-exec
+//!    (`close_range`), except one descriptor passed on purpose (the monitor's `--sync-fd`)
 //! 6. wait for the parent's go: one byte on a second pipe, or end-of-file if the parent died
 //!    or gave up, and then the child exits instead of running `pause`
 //! 7. `execve` (or `execveat` of a descriptor opened before joining a mount namespace)
@@ -54,6 +55,7 @@ pub(crate) struct Spawn<'a> {
     hostname: Option<CString>,
     loopback_up: bool,
     new_session: bool,
+    controlling_terminal: bool,
     cwd: Option<CString>,
     stdio: [Option<BorrowedFd<'a>>; 3],
     pass_fd: Option<RawFd>,
@@ -72,6 +74,7 @@ enum Step {
     LoopbackUp,
     ChangeDirectory,
     RedirectStdio,
+    ControllingTerminal,
     CloseDescriptors,
     WaitForParent,
     Exec,
@@ -79,7 +82,7 @@ enum Step {
 
 impl Step {
     fn from_u32(n: u32) -> Option<Step> {
-        const ALL: [Step; 10] = [
+        const ALL: [Step; 11] = [
             Step::ResetSignals,
             Step::NewSession,
             Step::JoinNamespace,
@@ -87,6 +90,7 @@ impl Step {
             Step::LoopbackUp,
             Step::ChangeDirectory,
             Step::RedirectStdio,
+            Step::ControllingTerminal,
             Step::CloseDescriptors,
             Step::WaitForParent,
             Step::Exec,
@@ -109,6 +113,9 @@ impl Step {
                 spawn.cwd.as_deref().unwrap_or_default()
             ),
             Step::RedirectStdio => "redirecting standard input and output".to_owned(),
+            Step::ControllingTerminal => {
+                "making standard input the controlling terminal (TIOCSCTTY)".to_owned()
+            }
             Step::CloseDescriptors => "closing inherited descriptors".to_owned(),
             Step::WaitForParent => "waiting for sandbox to record the process".to_owned(),
             Step::Exec => format!("executing {:?}", spawn.program),
@@ -150,6 +157,7 @@ impl<'a> Spawn<'a> {
             hostname: None,
             loopback_up: false,
             new_session: false,
+            controlling_terminal: false,
             cwd: None,
             stdio: [None, None, None],
             pass_fd: None,
@@ -185,6 +193,14 @@ impl<'a> Spawn<'a> {
     /// Detach into a new session.
     pub fn new_session(mut self) -> Self {
         self.new_session = true;
+        self
+    }
+
+    /// Make the child's stdin (a terminal, see [`Spawn::stdio`]) its controlling terminal, in
+    /// a new session of its own.
+    pub fn controlling_terminal(mut self) -> Self {
+        self.new_session = true;
+        self.controlling_terminal = true;
         self
     }
 
@@ -355,6 +371,13 @@ impl<'a> Spawn<'a> {
                 if let Err(errno) = redirect(source.as_raw_fd(), target as RawFd) {
                     fail(Step::RedirectStdio, errno);
                 }
+            }
+        }
+        if self.controlling_terminal {
+            // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal the terminal from
+            // another session); no memory is passed. An ioctl is async-signal-safe.
+            if let Err(errno) = Errno::result(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) }) {
+                fail(Step::ControllingTerminal, errno);
             }
         }
         if let Err(errno) = close_on_exec_from(3).and_then(|()| match self.pass_fd {

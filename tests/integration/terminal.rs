@@ -1,0 +1,299 @@
+//! `exec -t`: a terminal of the command's own, driven through real terminals: the CLI runs in
+//! a tmux pane (a private tmux server per test), keys are typed with `send-keys`, and what is on
+//! the screen is read with `capture-pane` and tmux's own view of the terminal's modes.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sandbox_tests::{
+    Pod, ScratchDir, StateRoot, assert_exit, run, sandbox_bin, unique_name, wait_until,
+};
+
+/// A tmux server of the test's own with one window running a shell command, killed on drop.
+struct Tmux {
+    socket: String,
+    /// Holds the `sbx` script the command runs.
+    _scripts: ScratchDir,
+}
+
+impl Tmux {
+    /// Starts `sandbox --root ROOT ARGS` (ARGS as a shell would split them) in a window of
+    /// `width` x `height`; when it ends, the window shows `EXIT=<its exit code>` and stays.
+    fn start(root: &StateRoot, width: u16, height: u16, args: &str) -> Tmux {
+        let scripts = ScratchDir::new("tmux-bin");
+        let sbx = write_sbx(scripts.path(), root.path());
+        let command = format!("'{}' {args}; echo EXIT=$?; sleep 1000", sbx.display());
+        let tmux = Tmux {
+            socket: unique_name("sbx-tmux"),
+            _scripts: scripts,
+        };
+        let started = run(
+            "tmux",
+            [
+                "-L",
+                &tmux.socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                "-s",
+                "t",
+                &command,
+            ],
+        );
+        assert_eq!(started.code, Some(0), "tmux: {started:?}");
+        tmux
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let mut all = vec!["-L", &self.socket];
+        all.extend_from_slice(args);
+        let done = run("tmux", &all);
+        assert_eq!(done.code, Some(0), "tmux {args:?}: {done:?}");
+        done.stdout
+    }
+
+    /// Types `keys` (tmux key names: "Enter", "C-c", or literal text).
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    /// What the pane shows now.
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    /// A tmux format of the pane (`#{alternate_on}`, `#{pane_tty}`).
+    fn show(&self, format: &str) -> String {
+        self.tmux(&["display-message", "-p", "-t", "t", format])
+            .trim()
+            .to_owned()
+    }
+
+    /// Waits until the pane shows `needle`; panics with the screen if it never does.
+    fn wait_for(&self, needle: &str) {
+        let mut screen = String::new();
+        let seen = wait_until(Duration::from_secs(30), || {
+            screen = self.screen();
+            screen.contains(needle)
+        });
+        assert!(seen, "never saw {needle:?} on the screen:\n{screen}");
+    }
+
+    /// Waits until a shell's prompt (a line ending with `#`, as root's) is on the screen, so
+    /// that what is typed next is read by the shell, not echoed early by the terminal.
+    fn wait_for_prompt(&self) {
+        let mut screen = String::new();
+        let seen = wait_until(Duration::from_secs(30), || {
+            screen = self.screen();
+            screen.lines().any(|line| line.trim_end().ends_with('#'))
+        });
+        assert!(seen, "no shell prompt on the screen:\n{screen}");
+    }
+
+    /// Waits until the pane's tmux format `format` reads `value`.
+    fn wait_until_shows(&self, format: &str, value: &str) {
+        let mut now = String::new();
+        let seen = wait_until(Duration::from_secs(30), || {
+            now = self.show(format);
+            now == value
+        });
+        assert!(
+            seen,
+            "{format} is {now:?}, not {value:?}:\n{}",
+            self.screen()
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = run("tmux", ["-L", &self.socket, "kill-server"]);
+    }
+}
+
+/// `DIR/sbx`: `sandbox --root ROOT "$@"`, with the pause under test.
+fn write_sbx(dir: &Path, root: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let pause = std::env::var("PAUSE_BIN")
+        .map(|pause| format!("export SANDBOX_PAUSE='{pause}'\n"))
+        .unwrap_or_default();
+    let script = format!(
+        "#!/bin/sh\nunset SANDBOX_ROOT\n{pause}exec '{}' --root '{}' \"$@\"\n",
+        sandbox_bin().display(),
+        root.display()
+    );
+    let path = dir.join("sbx");
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn exec_t_gives_a_terminal_of_its_own_sized_like_ours_and_following_a_resize() {
+    let root = StateRoot::new();
+    let pod = Pod::create_in(&root, &[]);
+    let tmux = Tmux::start(&root, 132, 42, &format!("exec -it {} -- sh", pod.name()));
+    tmux.wait_for_prompt();
+    tmux.send(&["echo size=$(stty size) tty=$(tty) term=$TERM", "Enter"]);
+    tmux.wait_for("size=42 132 ");
+    let screen = tmux.screen();
+    let line = screen
+        .lines()
+        .find(|l| l.starts_with("size="))
+        .unwrap()
+        .to_owned();
+    let tty = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("tty="))
+        .unwrap();
+    assert!(tty.starts_with("/dev/pts/"), "{line}");
+    assert_ne!(
+        tty,
+        tmux.show("#{pane_tty}"),
+        "the command got the caller's own terminal"
+    );
+    assert!(!line.contains("term= ") && line.contains("term="), "{line}");
+
+    tmux.tmux(&["resize-window", "-t", "t", "-x", "100", "-y", "30"]);
+    tmux.wait_until_shows("#{window_width}x#{window_height}", "100x30");
+    tmux.send(&["clear; echo resized=$(stty size)", "Enter"]);
+    tmux.wait_for("resized=30 100");
+    tmux.send(&["exit", "Enter"]);
+    tmux.wait_for("EXIT=0");
+}
+
+#[test]
+fn keys_pass_unchanged_ctrl_c_interrupts_once_and_the_exit_code_comes_back() {
+    let root = StateRoot::new();
+    let pod = Pod::create_in(&root, &[]);
+    // busybox's shell, which has line editing (Debian's sh has none).
+    let tmux = Tmux::start(
+        &root,
+        100,
+        30,
+        &format!("exec -it {} -- busybox sh", pod.name()),
+    );
+    tmux.wait_for_prompt();
+    tmux.send(&["trap 'echo got-INT' INT; echo ready", "Enter"]);
+    tmux.wait_for("ready");
+    // Ctrl-C: a byte the pod's terminal turns into one SIGINT for the foreground job, which
+    // ends `sleep`; the shell survives.
+    tmux.send(&["sleep 4321; echo after-sleep", "Enter"]);
+    let sleeping = || {
+        procfs::process::all_processes()
+            .unwrap()
+            .flatten()
+            .any(|p| p.cmdline().is_ok_and(|args| args == ["sleep", "4321"]))
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), sleeping),
+        "sleep never ran"
+    );
+    tmux.send(&["C-c"]);
+    tmux.wait_for("after-sleep\n");
+    tmux.send(&["echo still-here", "Enter"]);
+    tmux.wait_for("still-here\n");
+    let screen = tmux.screen();
+    let interrupts = screen.lines().filter(|l| l.ends_with("got-INT")).count();
+    assert_eq!(interrupts, 1, "{screen}");
+    assert!(!sleeping());
+    // Ctrl-P is no detach key: the shell's line editor gets it (the previous command).
+    tmux.send(&["echo recalled-$((40+2))", "Enter"]);
+    tmux.wait_for("recalled-42");
+    tmux.send(&["C-p", "Enter"]);
+    let seen = wait_until(Duration::from_secs(20), || {
+        tmux.screen().matches("recalled-42\n").count() >= 2
+    });
+    assert!(seen, "Ctrl-P did not recall:\n{}", tmux.screen());
+    tmux.send(&["exit 5", "Enter"]);
+    tmux.wait_for("EXIT=5");
+}
+
+#[test]
+fn vi_draws_and_quits_and_a_stop_under_it_leaves_the_terminal_as_it_was() {
+    let root = StateRoot::new();
+    let pod = Pod::create_in(&root, &[]);
+    let file = ScratchDir::new("vi");
+    let text = file.path().join("notes.txt");
+    std::fs::write(&text, "hello from the pod\n").unwrap();
+    let vi = format!("exec -it {} -- busybox vi {}", pod.name(), text.display());
+
+    let tmux = Tmux::start(&root, 100, 30, &vi);
+    tmux.wait_for("hello from the pod");
+    tmux.wait_until_shows("#{alternate_on}", "1");
+    tmux.send(&[":q", "Enter"]);
+    tmux.wait_for("EXIT=0");
+    assert_eq!(tmux.show("#{alternate_on}"), "0");
+    drop(tmux);
+
+    // The pod stopped under vi: the session ends with it (137), and the terminal leaves vi's
+    // alternate screen and shows its cursor, though vi could not.
+    let tmux = Tmux::start(&root, 100, 30, &vi);
+    tmux.wait_for("hello from the pod");
+    tmux.wait_until_shows("#{alternate_on}", "1");
+    assert_exit!(pod.sandbox(&["stop", pod.name(), "-t", "1"]), 0);
+    tmux.wait_for("EXIT=137");
+    assert_eq!(tmux.show("#{alternate_on} #{cursor_flag}"), "0 1");
+    let screen = tmux.screen();
+    assert!(
+        screen.contains(&format!("sandbox {:?} was stopped", pod.name())),
+        "{screen}"
+    );
+}
+
+#[test]
+fn without_a_terminal_i_pipes_it_is_refused_and_t_alone_still_runs() {
+    let root = StateRoot::new();
+    let pod = Pod::create_in(&root, &[]);
+    let refused = pod.sandbox(&["exec", "-it", pod.name(), "--", "cat"]);
+    assert_exit!(refused, 125);
+    assert!(
+        refused.stderr.contains("the input device is not a TTY"),
+        "{refused:?}"
+    );
+    // -t without -i needs no input: the command's terminal output comes back (with its \r\n).
+    let alone = pod.sandbox(&["exec", "-t", pod.name(), "--", "sh", "-c", "tty; exit 3"]);
+    assert_exit!(alone, 3);
+    assert!(alone.stdout.starts_with("/dev/pts/"), "{alone:?}");
+    assert!(alone.stdout.ends_with("\r\n"), "{alone:?}");
+}
+
+#[test]
+fn an_oci_containers_terminal_is_one_of_its_own_devpts() {
+    let root = StateRoot::new();
+    let pod = Pod::create_in(&root, &[]);
+    let image_dir = ScratchDir::new("tty-image");
+    let image = sandbox_tests::images::build_image(
+        &sandbox_tests::images::busybox_definition(),
+        &image_dir.path().join("layout"),
+        "test",
+    );
+    assert_exit!(
+        pod.try_run(
+            "box",
+            &["--runtime", "/usr/sbin/runc", "--image", &image],
+            &["sleep", "1000"]
+        ),
+        0
+    );
+    let tty = pod.sandbox(&[
+        "exec",
+        "-t",
+        pod.name(),
+        "-c",
+        "box",
+        "--",
+        "busybox",
+        "tty",
+    ]);
+    assert_exit!(tty, 0);
+    // The container's devpts has its own numbering: its first terminal, seen as such inside.
+    assert_eq!(tty.stdout, "/dev/pts/0\r\n", "{tty:?}");
+}
