@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end: build everything, then a demo pod. Creates a pod with limits,
-# joins three app containers and an exec to it, shows that they share its namespaces, stops and
-# removes one container on its own, leaves an exec session running without its CLI, runs real
+# joins three app containers and two execs (one with a terminal of its own) to it, shows that
+# they share its namespaces, stops and removes one container on its own, leaves an exec session running without its CLI, runs real
 # OCI containers from a busybox image built here (runc: their own root file system, mount and
 # PID namespaces, joined to the pod), limits a container's memory until the OOM killer ends it
 # and shows the pod's stats, puts two pods on a CNI bridge network (one serving the other and,
@@ -71,6 +71,8 @@ pause_pid=$("$sandbox" inspect "$pod" | sed -n 's/^  "pid": \([0-9]*\),$/\1/p')
 for ns in net ipc uts pid; do
   printf '  %-4s host %s  pod %s\n' "$ns" "$(readlink /proc/self/ns/$ns)" "$(readlink /proc/"$pause_pid"/ns/$ns)"
 done
+# -t: a terminal of the command's own (interactively: sandbox exec -it POD -- sh).
+step "$sandbox" exec -t "$pod" -- sh -c 'echo "a terminal of its own: $(tty), $(stty size) (rows columns, ours if we have one)"'
 step "$sandbox" ps
 step ip netns exec "$pod" ip -brief address
 

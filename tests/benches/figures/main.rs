@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Sections: `pause`, `image` (the multi-platform pause image: per-architecture sizes, build
-//! time), `latency` (create, exec, run), `stop`, `podman`, `oci` (image containers
+//! time), `latency` (create, exec, run), `terminal` (what `exec -t` adds, a keystroke's echo),
+//! `stop`, `podman`, `oci` (image containers
 //! against runc, crun, umoci and podman), `cgroups` (stop and rm against the host's process
 //! count, what limits add to create), `network` (a pod on the built-in bridge network against
 //! its plugins run directly and against podman), `scale` (`SANDBOX_BENCH_PODS`
@@ -38,6 +39,7 @@ mod podman;
 mod scale;
 mod stop;
 mod table;
+mod terminal;
 
 use std::time::Instant;
 
@@ -51,10 +53,11 @@ pub use table::{Row, Table, Target};
 type Section = fn(&mut Table);
 
 /// The sections, in the order they run.
-const SECTIONS: [(&str, Section); 9] = [
+const SECTIONS: [(&str, Section); 10] = [
     ("pause", pause::run),
     ("image", image::run),
     ("latency", latency::run),
+    ("terminal", terminal::run),
     ("stop", stop::run),
     ("podman", podman::run),
     ("oci", oci::run),
