@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The main job, end to end: build everything, then a demo pod. Creates a pod with limits,
-# joins three app containers and two execs (one with a terminal of its own) to it, shows that
-# they share its namespaces, stops and removes one container on its own, leaves an exec session running without its CLI, runs real
-# OCI containers from a busybox image built here (runc: their own root file system, mount and
-# PID namespaces, joined to the pod), limits a container's memory until the OOM killer ends it
-# and shows the pod's stats, puts two pods on a CNI bridge network (one serving the other and,
-# through a published port, the host), builds the pod infrastructure image for linux/amd64 and
-# linux/arm64 (the arm64 pause runs under qemu; the pod runs the host's from the same image),
-# and stops the pod the Kubernetes way: stop signal, grace period, SIGKILL, with the exit codes
-# each container got and what became of the exec session.
+# The main job, end to end: build everything, then a demo pod. Creates a pod with limits, joins
+# three app containers and two execs (one with a terminal of its own) to it, shows that they
+# share its namespaces, stops and removes one container on its own, leaves an exec session
+# running without its CLI, runs real OCI containers from a busybox image built here (runc: their
+# own root file system, mount and PID namespaces, joined to the pod), limits a container's
+# memory until the OOM killer ends it and shows the pod's stats, puts two pods on a CNI bridge
+# network (one serving the other and, through a published port, the host), builds the pod
+# infrastructure image for linux/amd64 and linux/arm64 (the arm64 pause runs under qemu; the pod
+# runs the host's from the same image), and stops the pod the Kubernetes way: stop signal, grace
+# period, SIGKILL, with the exit codes each container got and what became of the exec session.
 # Run as root on Debian 12: `sudo sandbox/demo.sh`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
