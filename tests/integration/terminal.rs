@@ -18,11 +18,18 @@ struct Tmux {
 
 impl Tmux {
     /// Starts `sandbox --root ROOT ARGS` (ARGS as a shell would split them) in a window of
-    /// `width` x `height`; when it ends, the window shows `EXIT=<its exit code>` and stays.
+    /// `width` x `height`; when it ends, the window shows `EXIT=<its exit code>` and
+    /// `MODE=cooked` (or `raw`, had it left the terminal raw), and stays.
     fn start(root: &StateRoot, width: u16, height: u16, args: &str) -> Tmux {
         let scripts = ScratchDir::new("tmux-bin");
         let sbx = write_sbx(scripts.path(), root.path());
-        let command = format!("'{}' {args}; echo EXIT=$?; sleep 1000", sbx.display());
+        // After it: its exit code, and whether it left the terminal raw (no canonical mode).
+        let command = format!(
+            "'{}' {args}; echo EXIT=$?; \
+             if stty -a | grep -q -- -icanon; then echo MODE=raw; else echo MODE=cooked; fi; \
+             sleep 1000",
+            sbx.display()
+        );
         let tmux = Tmux {
             socket: unique_name("sbx-tmux"),
             _scripts: scripts,
@@ -167,6 +174,7 @@ fn exec_t_gives_a_terminal_of_its_own_sized_like_ours_and_following_a_resize() {
     tmux.wait_for("resized=30 100");
     tmux.send(&["exit", "Enter"]);
     tmux.wait_for("EXIT=0");
+    tmux.wait_for("MODE=cooked");
 }
 
 #[test]
@@ -214,6 +222,7 @@ fn keys_pass_unchanged_ctrl_c_interrupts_once_and_the_exit_code_comes_back() {
     assert!(seen, "Ctrl-P did not recall:\n{}", tmux.screen());
     tmux.send(&["exit 5", "Enter"]);
     tmux.wait_for("EXIT=5");
+    tmux.wait_for("MODE=cooked");
 }
 
 #[test]
@@ -240,12 +249,57 @@ fn vi_draws_and_quits_and_a_stop_under_it_leaves_the_terminal_as_it_was() {
     tmux.wait_until_shows("#{alternate_on}", "1");
     assert_exit!(pod.sandbox(&["stop", pod.name(), "-t", "1"]), 0);
     tmux.wait_for("EXIT=137");
+    tmux.wait_for("MODE=cooked");
     assert_eq!(tmux.show("#{alternate_on} #{cursor_flag}"), "0 1");
     let screen = tmux.screen();
     assert!(
         screen.contains(&format!("sandbox {:?} was stopped", pod.name())),
         "{screen}"
     );
+}
+
+#[test]
+fn a_sigterm_to_sandbox_reaches_the_command_and_the_terminal_is_restored() {
+    let root = StateRoot::new();
+    let pod = Pod::create_in(&root, &[]);
+    let tmux = Tmux::start(
+        &root,
+        100,
+        30,
+        &format!("exec -it {} -- sleep 4323", pod.name()),
+    );
+    let cli = || {
+        procfs::process::all_processes()
+            .unwrap()
+            .flatten()
+            .find(|p| {
+                p.cmdline().is_ok_and(|args| {
+                    args.iter().any(|a| a == "exec") && args.last().is_some_and(|a| a == "4323")
+                })
+            })
+            .map(|p| p.pid)
+    };
+    let mut pid = None;
+    assert!(wait_until(Duration::from_secs(30), || {
+        pid = cli();
+        pid.is_some()
+    }));
+    // The command runs once the launcher is pause (not sandbox's child before exec).
+    let sleeping = || {
+        procfs::process::all_processes()
+            .unwrap()
+            .flatten()
+            .any(|p| p.cmdline().is_ok_and(|args| args == ["sleep", "4323"]))
+    };
+    assert!(wait_until(Duration::from_secs(30), sleeping));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid.unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    tmux.wait_for("EXIT=143");
+    tmux.wait_for("MODE=cooked");
+    assert!(!sleeping());
 }
 
 #[test]
