@@ -3,6 +3,7 @@
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -27,7 +28,11 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("sandbox: {}", sandbox::error_chain(&error));
+            let _ = writeln!(
+                std::io::stderr(),
+                "sandbox: {}",
+                sandbox::error_chain(&error)
+            );
             ExitCode::from(error.exit_code())
         }
     }

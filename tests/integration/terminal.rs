@@ -148,7 +148,7 @@ fn exec_t_gives_a_terminal_of_its_own_sized_like_ours_and_following_a_resize() {
     let pod = Pod::create_in(&root, &[]);
     let tmux = Tmux::start(&root, 132, 42, &format!("exec -it {} -- sh", pod.name()));
     tmux.wait_for_prompt();
-    tmux.send(&["echo size=$(stty size) tty=$(tty) term=$TERM", "Enter"]);
+    tmux.send(&["echo size=$(stty size) tty=$(tty) term=[$TERM]", "Enter"]);
     tmux.wait_for("size=42 132 ");
     let screen = tmux.screen();
     let line = screen
@@ -166,11 +166,18 @@ fn exec_t_gives_a_terminal_of_its_own_sized_like_ours_and_following_a_resize() {
         tmux.show("#{pane_tty}"),
         "the command got the caller's own terminal"
     );
-    assert!(!line.contains("term= ") && line.contains("term="), "{line}");
+    assert!(
+        line.contains("term=[") && !line.contains("term=[]"),
+        "no TERM: {line}"
+    );
 
     tmux.tmux(&["resize-window", "-t", "t", "-x", "100", "-y", "30"]);
     tmux.wait_until_shows("#{window_width}x#{window_height}", "100x30");
-    tmux.send(&["clear; echo resized=$(stty size)", "Enter"]);
+    // The shell sees the new size once sandbox has passed it on (SIGWINCH, TIOCSWINSZ).
+    tmux.send(&[
+        "clear; while [ \"$(stty size)\" = '42 132' ]; do sleep 0.1; done; echo resized=$(stty size)",
+        "Enter",
+    ]);
     tmux.wait_for("resized=30 100");
     tmux.send(&["exit", "Enter"]);
     tmux.wait_for("EXIT=0");
@@ -193,7 +200,7 @@ fn keys_pass_unchanged_ctrl_c_interrupts_once_and_the_exit_code_comes_back() {
     tmux.wait_for("ready");
     // Ctrl-C: a byte the pod's terminal turns into one SIGINT for the foreground job, which
     // ends `sleep`; the shell survives.
-    tmux.send(&["sleep 4321; echo after-sleep", "Enter"]);
+    tmux.send(&["sleep 4321; echo after-$((1+1))", "Enter"]);
     let sleeping = || {
         procfs::process::all_processes()
             .unwrap()
@@ -205,19 +212,24 @@ fn keys_pass_unchanged_ctrl_c_interrupts_once_and_the_exit_code_comes_back() {
         "sleep never ran"
     );
     tmux.send(&["C-c"]);
-    tmux.wait_for("after-sleep\n");
-    tmux.send(&["echo still-here", "Enter"]);
-    tmux.wait_for("still-here\n");
+    // Needles only the commands' output can make (not their echoed command lines).
+    tmux.wait_for("after-2");
+    tmux.send(&["echo still-$((2+3))", "Enter"]);
+    tmux.wait_for("still-5");
     let screen = tmux.screen();
     let interrupts = screen.lines().filter(|l| l.ends_with("got-INT")).count();
     assert_eq!(interrupts, 1, "{screen}");
-    assert!(!sleeping());
+    assert!(wait_until(Duration::from_secs(30), || !sleeping()));
     // Ctrl-P is no detach key: the shell's line editor gets it (the previous command).
     tmux.send(&["echo recalled-$((40+2))", "Enter"]);
-    tmux.wait_for("recalled-42");
+    tmux.wait_for("recalled-42\n");
     tmux.send(&["C-p", "Enter"]);
     let seen = wait_until(Duration::from_secs(20), || {
-        tmux.screen().matches("recalled-42\n").count() >= 2
+        tmux.screen()
+            .lines()
+            .filter(|l| *l == "recalled-42")
+            .count()
+            >= 2
     });
     assert!(seen, "Ctrl-P did not recall:\n{}", tmux.screen());
     tmux.send(&["exit 5", "Enter"]);
@@ -303,6 +315,56 @@ fn a_sigterm_to_sandbox_reaches_the_command_and_the_terminal_is_restored() {
 }
 
 #[test]
+fn a_terminal_that_hangs_up_ends_the_session_and_leaves_no_record() {
+    let root = StateRoot::new();
+    let pod = Pod::create_in(&root, &[]);
+    let tmux = Tmux::start(&root, 100, 30, &format!("exec -it {} -- sh", pod.name()));
+    tmux.wait_for_prompt();
+    assert_eq!(pod.inspect()["execs"].as_array().unwrap().len(), 1);
+    // The caller's terminal goes away (as when an ssh connection drops).
+    drop(tmux);
+    let ended = wait_until(Duration::from_secs(30), || {
+        pod.inspect()["execs"].as_array().unwrap().is_empty()
+    });
+    assert!(
+        ended,
+        "the session outlived its terminal: {:#}",
+        pod.inspect()
+    );
+}
+
+#[test]
+fn without_i_or_t_the_command_has_no_terminal_and_a_typed_ctrl_c_reaches_it_once() {
+    let root = StateRoot::new();
+    let pod = Pod::create_in(&root, &[]);
+    let scripts = ScratchDir::new("no-tty");
+    let script = scripts.path().join("count.sh");
+    std::fs::write(
+        &script,
+        "if (: </dev/tty) 2>/dev/null; then echo has-a-tty; else echo no-tty; fi\n\
+         n=0; trap 'n=$((n+1))' INT; echo ready\n\
+         while [ $n -eq 0 ]; do :; done\n\
+         i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo total=$n\n",
+    )
+    .unwrap();
+    let tmux = Tmux::start(
+        &root,
+        100,
+        30,
+        &format!("exec {} -- sh {}", pod.name(), script.display()),
+    );
+    tmux.wait_for("ready");
+    // Typed at the terminal sandbox runs in: the kernel signals sandbox's process group
+    // only (the command is in a session of its own), and sandbox passes it on once.
+    tmux.send(&["C-c"]);
+    tmux.wait_for("total=");
+    let screen = tmux.screen();
+    assert!(screen.contains("no-tty"), "{screen}");
+    assert!(screen.contains("total=1\n"), "{screen}");
+    tmux.wait_for("EXIT=0");
+}
+
+#[test]
 fn without_a_terminal_i_pipes_it_is_refused_and_t_alone_still_runs() {
     let root = StateRoot::new();
     let pod = Pod::create_in(&root, &[]);
@@ -317,6 +379,20 @@ fn without_a_terminal_i_pipes_it_is_refused_and_t_alone_still_runs() {
     assert_exit!(alone, 3);
     assert!(alone.stdout.starts_with("/dev/pts/"), "{alone:?}");
     assert!(alone.stdout.ends_with("\r\n"), "{alone:?}");
+    // The terminal belongs to the command's user, who can open it again.
+    let owner = pod.sandbox(&[
+        "exec",
+        "-t",
+        "--user",
+        "1000:1000",
+        pod.name(),
+        "--",
+        "sh",
+        "-c",
+        "stat -c %u:%g $(tty) && : <$(tty)",
+    ]);
+    assert_exit!(owner, 0);
+    assert_eq!(owner.stdout, "1000:1000\r\n", "{owner:?}");
 }
 
 #[test]

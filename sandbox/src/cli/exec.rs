@@ -17,7 +17,8 @@ use sandbox::{Error, ExecIo, ExecSession, Host, Result};
 /// `exec`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Pass stdin on to the command (without it, the command reads nothing: /dev/null).
+    /// Pass stdin on to the command. Without it the command reads nothing (/dev/null), or with
+    /// -t its terminal, to which nothing is typed.
     #[arg(short, long)]
     pub interactive: bool,
     /// Give the command a terminal of its own (a new pseudo-terminal, sized like ours), and put
@@ -60,6 +61,13 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
                 .to_owned(),
         });
     }
+    // Caught before anything else: a signal arriving before the handlers were in place would
+    // kill this CLI by its default action and orphan the command, and a window change between
+    // reading our size and catching SIGWINCH would be lost.
+    let signals = signal_hook::iterator::Signals::new(FORWARDED).map_err(|e| Error::Io {
+        what: "installing signal handlers to forward signals to exec".to_owned(),
+        source: e,
+    })?;
     let io = ExecIo {
         interactive: args.interactive,
         terminal: args.tty,
@@ -68,34 +76,28 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
             .then(|| pty::window_size(stdin.as_fd()).or_else(|| pty::window_size(stdout.as_fd())))
             .flatten(),
     };
-    // Caught before the command starts: a signal arriving before the handlers were in place
-    // would kill this CLI by its default action and orphan the command.
-    let signals = signal_hook::iterator::Signals::new(FORWARDED).map_err(|e| Error::Io {
-        what: "installing signal handlers to forward signals to exec".to_owned(),
-        source: e,
-    })?;
+    // Raw before the command starts: what is typed meanwhile is the command's, not echoed here.
+    let raw = match args.tty && args.interactive {
+        true => Some(RawMode::enter(stdin.as_fd())?),
+        false => None,
+    };
     let mut session = host.exec(&args.name, args.container.as_deref(), &command, &io)?;
     let pid = session.launcher().pid();
     // Waited for without reaping, so that the PID stays the launcher's until its record is
     // gone (a new session could get it, and its record the same name).
     let code = match session.take_terminal() {
-        Some(master) => {
-            let raw = match args.interactive && stdin_is_terminal {
-                true => Some(RawMode::enter(stdin.as_fd())?),
-                false => None,
-            };
-            let code = relay_terminal(&session, master, signals, args.interactive);
-            drop(raw);
-            code
-        }
+        Some(master) => relay_terminal(&session, master, signals, args.interactive),
         None => wait_forwarding_signals(&session, None, signals),
     };
+    drop(raw);
     if let Err(error) = session.finish() {
         log::warn!("{}", sandbox::error_chain(&error));
     }
     reap(pid);
-    if host.pod_was_stopped(&args.name) {
-        eprintln!(
+    // A session a stop ended was killed (137): say so, once the stop is done.
+    if code.as_ref().is_ok_and(|code| *code >= 128) && host.pod_was_stopped(&args.name) {
+        let _ = writeln!(
+            std::io::stderr(),
             "sandbox: sandbox {:?} was stopped, and this session with it",
             args.name
         );
@@ -113,11 +115,40 @@ fn relay_terminal(
     interactive: bool,
 ) -> Result<u8> {
     if interactive {
-        let mut keys = master.try_clone().map_err(|e| Error::Io {
-            what: "duplicating the terminal's master".to_owned(),
-            source: e,
-        })?;
-        std::thread::spawn(move || {
+        if let Err(error) = spawn_key_relay(&master) {
+            // Without its keys the session is of no use: end it, and say why.
+            log::warn!("{}; ending the session", sandbox::error_chain(&error));
+            let _ = session.launcher().send_signal(libc::SIGKILL);
+        }
+    }
+    std::thread::scope(|scope| {
+        let relay = std::thread::Builder::new()
+            .name("output".to_owned())
+            .spawn_scoped(scope, || copy_output(session, &master));
+        if let Err(error) = &relay {
+            log::warn!("starting the terminal's output relay: {error}; ending the session");
+            let _ = session.launcher().send_signal(libc::SIGKILL);
+        }
+        let code = wait_forwarding_signals(session, Some(master.as_fd()), signals);
+        if let Ok(relay) = relay {
+            if let Ok(Err(error)) = relay.join() {
+                log::warn!("{}", sandbox::error_chain(&error));
+            }
+        }
+        code
+    })
+}
+
+/// Copies our stdin to the terminal's master, on a thread of its own (which may stay blocked in
+/// a read once the session is over: the process ends with it).
+fn spawn_key_relay(master: &File) -> Result<()> {
+    let mut keys = master.try_clone().map_err(|e| Error::Io {
+        what: "duplicating the terminal's master".to_owned(),
+        source: e,
+    })?;
+    std::thread::Builder::new()
+        .name("keys".to_owned())
+        .spawn(move || {
             let mut stdin = std::io::stdin().lock();
             let mut buffer = [0u8; 4096];
             loop {
@@ -130,21 +161,18 @@ fn relay_terminal(
                     }
                 }
             }
-        });
-    }
-    std::thread::scope(|scope| {
-        let relay = scope.spawn(|| copy_output(session, &master));
-        let code = wait_forwarding_signals(session, Some(master.as_fd()), signals);
-        if let Err(error) = relay.join().unwrap_or(Ok(())) {
-            log::warn!("{}", sandbox::error_chain(&error));
-        }
-        code
-    })
+        })
+        .map(drop)
+        .map_err(|e| Error::Io {
+            what: "starting the key relay".to_owned(),
+            source: e,
+        })
 }
 
 /// Copies what the terminal's master gives to our stdout until it reads end-of-file (EIO: the
-/// command and all it started have let go of the terminal), or the launcher has exited and
-/// nothing more is waiting. A stdout that fails ends the relay and hangs the terminal up.
+/// command and all it started have let go of the terminal), or for [`DRAIN_AFTER_EXIT`] after
+/// the launcher exited. A stdout that fails sends the session leader SIGHUP, and what comes
+/// after is read and dropped.
 fn copy_output(session: &ExecSession, master: &File) -> Result<()> {
     let mut screen = ScreenModes::default();
     let copied = copy_output_watching(session, master, &mut screen);
@@ -161,14 +189,64 @@ fn copy_output(session: &ExecSession, master: &File) -> Result<()> {
 }
 
 /// The terminal modes a command's output switched, that a command that dies must not leave
-/// behind: the alternate screen (vi, top, less) and a hidden cursor.
+/// behind: the alternate screen (vi, top, less), a hidden cursor, mouse reporting, bracketed
+/// paste, application cursor keys and keypad.
 #[derive(Debug, Default)]
 struct ScreenModes {
-    alternate: bool,
-    cursor_hidden: bool,
+    on: [bool; MODES.len()],
     /// The end of the previous chunk, so that a sequence split between two reads is seen.
     tail: Vec<u8>,
 }
+
+/// A mode: the sequences that switch it on and off, and the one that switches it off again.
+struct Mode {
+    on: &'static [&'static [u8]],
+    off: &'static [&'static [u8]],
+    undo: &'static str,
+}
+
+const MODES: [Mode; 6] = [
+    Mode {
+        on: &[b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h"],
+        off: &[b"\x1b[?1049l", b"\x1b[?1047l", b"\x1b[?47l"],
+        undo: "\x1b[?1049l",
+    },
+    Mode {
+        on: &[b"\x1b[?25l"],
+        off: &[b"\x1b[?25h"],
+        undo: "\x1b[?25h",
+    },
+    Mode {
+        on: &[
+            b"\x1b[?1000h",
+            b"\x1b[?1002h",
+            b"\x1b[?1003h",
+            b"\x1b[?1006h",
+        ],
+        off: &[
+            b"\x1b[?1000l",
+            b"\x1b[?1002l",
+            b"\x1b[?1003l",
+            b"\x1b[?1006l",
+        ],
+        undo: "\x1b[?1006l\x1b[?1003l\x1b[?1002l\x1b[?1000l",
+    },
+    Mode {
+        on: &[b"\x1b[?2004h"],
+        off: &[b"\x1b[?2004l"],
+        undo: "\x1b[?2004l",
+    },
+    Mode {
+        on: &[b"\x1b[?1h"],
+        off: &[b"\x1b[?1l"],
+        undo: "\x1b[?1l",
+    },
+    Mode {
+        on: &[b"\x1b="],
+        off: &[b"\x1b>"],
+        undo: "\x1b>",
+    },
+];
 
 impl ScreenModes {
     /// Notes the mode switches in `chunk`, the next piece of output.
@@ -184,19 +262,13 @@ impl ScreenModes {
                 })
                 .max()
         };
-        let entered = last(&[b"\x1b[?1049h", b"\x1b[?1047h", b"\x1b[?47h"]);
-        let left = last(&[b"\x1b[?1049l", b"\x1b[?1047l", b"\x1b[?47l"]);
-        match (entered, left) {
-            (Some(e), Some(l)) => self.alternate = e > l,
-            (Some(_), None) => self.alternate = true,
-            (None, Some(_)) => self.alternate = false,
-            (None, None) => {}
-        }
-        match (last(&[b"\x1b[?25l"]), last(&[b"\x1b[?25h"])) {
-            (Some(hide), Some(show)) => self.cursor_hidden = hide > show,
-            (Some(_), None) => self.cursor_hidden = true,
-            (None, Some(_)) => self.cursor_hidden = false,
-            (None, None) => {}
+        for (on, mode) in self.on.iter_mut().zip(&MODES) {
+            match (last(mode.on), last(mode.off)) {
+                (Some(switched_on), Some(switched_off)) => *on = switched_on > switched_off,
+                (Some(_), None) => *on = true,
+                (None, Some(_)) => *on = false,
+                (None, None) => {}
+            }
         }
         let keep = text.len().saturating_sub(7);
         self.tail = text.split_off(keep);
@@ -204,14 +276,12 @@ impl ScreenModes {
 
     /// The sequences that switch back what is still on.
     fn undo(&self) -> String {
-        let mut undo = String::new();
-        if self.alternate {
-            undo.push_str("\x1b[?1049l");
-        }
-        if self.cursor_hidden {
-            undo.push_str("\x1b[?25h");
-        }
-        undo
+        self.on
+            .iter()
+            .zip(&MODES)
+            .filter(|(on, _)| **on)
+            .map(|(_, mode)| mode.undo)
+            .collect()
     }
 }
 
@@ -223,17 +293,20 @@ fn copy_output_watching(
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     let mut stdout = std::io::stdout().lock();
     let mut buffer = [0u8; 16384];
-    let mut launcher_gone = false;
+    // Once the launcher is gone, what its leftovers still write is read for a moment only.
+    let mut drain_until: Option<std::time::Instant> = None;
+    let mut broken: Option<std::io::Error> = None;
     loop {
         let mut fds = [
             PollFd::new(master.as_fd(), PollFlags::POLLIN),
             PollFd::new(session.launcher().as_fd(), PollFlags::POLLIN),
         ];
-        // Once the launcher is gone, only what is already there is read.
-        let timeout = if launcher_gone {
-            PollTimeout::ZERO
-        } else {
-            PollTimeout::NONE
+        let timeout = match drain_until {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                PollTimeout::try_from(left).unwrap_or(PollTimeout::ZERO)
+            }
+            None => PollTimeout::NONE,
         };
         match poll(&mut fds, timeout) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
@@ -244,21 +317,24 @@ fn copy_output_watching(
                 });
             }
         }
-        let readable = fds[0]
-            .revents()
-            .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP));
-        launcher_gone |= fds[1].revents().is_some_and(|r| !r.is_empty());
-        if !readable {
-            if launcher_gone {
-                return Ok(());
+        let master_events = fds[0].revents().unwrap_or(PollFlags::empty());
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) && drain_until.is_none() {
+            drain_until = Some(std::time::Instant::now() + DRAIN_AFTER_EXIT);
+        }
+        if master_events.intersects(PollFlags::POLLERR | PollFlags::POLLNVAL) {
+            break;
+        }
+        if !master_events.intersects(PollFlags::POLLIN | PollFlags::POLLHUP) {
+            if drain_until.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
+                break;
             }
             continue;
         }
         let n = match (&*master).read(&mut buffer) {
-            Ok(0) => return Ok(()),
+            Ok(0) => break,
             Ok(n) => n,
             // EIO: the slave side is closed by every process that had it.
-            Err(e) if e.raw_os_error() == Some(libc::EIO) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 return Err(Error::Io {
@@ -267,17 +343,28 @@ fn copy_output_watching(
                 });
             }
         };
+        if broken.is_some() {
+            continue; // read and dropped, so the command never blocks writing
+        }
         screen.see(&buffer[..n]);
         if let Err(e) = stdout.write_all(&buffer[..n]).and_then(|()| stdout.flush()) {
-            // Hang up: the command's session leader gets SIGHUP, as from a closed terminal.
+            // Nowhere to show it: the session leader gets SIGHUP, as from a closed terminal.
             let _ = session.launcher().send_signal(libc::SIGHUP);
-            return Err(Error::Io {
-                what: "writing the terminal's output to stdout".to_owned(),
-                source: e,
-            });
+            broken = Some(e);
         }
     }
+    match broken {
+        Some(e) => Err(Error::Io {
+            what: "writing the terminal's output to stdout".to_owned(),
+            source: e,
+        }),
+        None => Ok(()),
+    }
 }
+
+/// How long the relay goes on reading after the launcher exited (what the command wrote last,
+/// or processes it left that still hold the terminal).
+const DRAIN_AFTER_EXIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Waits for the session's launcher (pause in init mode), passing on the signals a user or a
 /// script sends us (SIGWINCH resizes `terminal` instead, if the command has one), and returns
@@ -368,5 +455,8 @@ mod tests {
         let mut plain = ScreenModes::default();
         plain.see(b"just text\r\n");
         assert_eq!(plain.undo(), "");
+        let mut less = ScreenModes::default();
+        less.see(b"\x1b[?1h\x1b=\x1b[?2004hpage");
+        assert_eq!(less.undo(), "\x1b[?2004l\x1b[?1l\x1b>");
     }
 }

@@ -1,5 +1,7 @@
 //! A minimal `log` backend: one line per record on stderr, `sandbox: LEVEL: message`.
 
+use std::io::Write;
+
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
 struct StderrLogger;
@@ -20,7 +22,9 @@ impl Log for StderrLogger {
             Level::Debug => "debug",
             Level::Trace => "trace",
         };
-        eprintln!("sandbox: {level}: {}", record.args());
+        // Never `eprintln!`: a stderr that is gone (a hung-up terminal) must not end us (a
+        // panic aborts) before the terminal is restored and the session's record removed.
+        let _ = writeln!(std::io::stderr(), "sandbox: {level}: {}", record.args());
     }
 
     fn flush(&self) {}

@@ -11,15 +11,20 @@
 //! In a container, the command gets the container's environment, working directory and user
 //! unless the caller gives its own, as `kubectl exec -c` does.
 //!
-//! Standard streams ([`ExecIo`]): without `-i` the command reads `/dev/null` (as with kubectl);
-//! with `-i` it reads the caller's stdin as it is; with `-t` it gets a new pseudo-terminal,
-//! made from the container's own `/dev/ptmx` (seen through its process's `/proc/PID/root`) or
-//! the host's, sized before the command starts, as its controlling terminal in a session of
-//! its own, and the caller relays it.
+//! Standard streams ([`ExecIo`]):
+//! - without `-i` or `-t` the command reads `/dev/null` and has no terminal at all (a session
+//!   of its own, as with kubectl);
+//! - with `-i` it reads the caller's stdin as it is (and if that is the caller's terminal,
+//!   pause makes the command its foreground job);
+//! - with `-t` it gets a new pseudo-terminal, made from the container's own `/dev/ptmx` (seen
+//!   through its process's `/proc/PID/root`) or the host's, sized before the command starts,
+//!   owned by the command's user, as its controlling terminal in a session of its own, and the
+//!   caller relays it. The session leader (the launcher) is outside a container's PID
+//!   namespace, so inside it the terminal's session reads as 0 (`ps -o sid`), unlike under
+//!   `runc exec -t`.
 
 use std::fs::File;
 use std::os::fd::AsFd;
-use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
 
@@ -45,13 +50,10 @@ struct ContainerEntry {
     namespaces: Vec<(File, CloneFlags)>,
     /// The `pause` binary, opened before joining the container's mount namespace.
     pause: File,
-    /// Its `/dev/ptmx`, seen from the host: a terminal made from it is one of the container's
-    /// own devpts, so the command's `tty` names it inside.
-    ptmx: PathBuf,
+    /// Its root directory, seen from the host (`/proc/PID/root`): a terminal made from its
+    /// `/dev/ptmx` is one of the container's own devpts, so the command's `tty` names it inside.
+    root: File,
 }
-
-/// The host's `ptmx`, for terminals of commands that see the host's `/dev`.
-const HOST_PTMX: &str = "/dev/ptmx";
 
 impl Host {
     /// Starts `command` inside the pod's namespaces, or inside `container`'s, with the
@@ -126,13 +128,30 @@ impl Host {
         if let Some(unified) = &unified {
             spawn = spawn.into_cgroup(unified.as_fd());
         }
-        let ptmx = view
-            .as_ref()
-            .map_or_else(|| PathBuf::from(HOST_PTMX), |view| view.ptmx.clone());
-        let pty = match io.terminal {
-            true => Some(Pty::open(&ptmx, io.window)?),
-            false => None,
+        let place = || match container {
+            Some(name) => format!("exec in container {name:?} of sandbox {pod:?}"),
+            None => format!("exec in sandbox {pod:?}"),
         };
+        let pty = match (io.terminal, &view) {
+            (false, _) => None,
+            (true, Some(view)) => Some(Pty::open(
+                view.root.as_fd(),
+                "the container's root",
+                io.window,
+            )),
+            (true, None) => {
+                let host_root = File::open("/").context(|| "opening /")?;
+                Some(Pty::open(host_root.as_fd(), "", io.window))
+            }
+        }
+        .transpose()
+        .map_err(|error| error.within(&place()))?;
+        if let (Some(pty), Some(user)) = (&pty, command.user) {
+            // Its user's, as runc and crun give it: a command that reopens its tty can.
+            nix::unistd::fchown(&pty.slave, Some(user.uid.into()), Some(user.gid.into()))
+                .context(|| format!("giving the terminal to {user}"))
+                .map_err(|error| error.within(&place()))?;
+        }
         let dev_null = match (&pty, io.interactive) {
             (None, false) => Some(File::open("/dev/null").context(|| "opening /dev/null")?),
             _ => None,
@@ -141,7 +160,12 @@ impl Host {
             let slave = Some(pty.slave.as_fd());
             spawn = spawn.stdio([slave, slave, slave]).controlling_terminal();
         } else if let Some(dev_null) = &dev_null {
-            spawn = spawn.stdio([Some(dev_null.as_fd()), None, None]);
+            // No terminal at all, as with kubectl: a session of its own, so it cannot open
+            // /dev/tty (and be stopped reading it in the background), and a Ctrl-C typed at
+            // ours reaches only us, which pass it on once.
+            spawn = spawn
+                .stdio([Some(dev_null.as_fd()), None, None])
+                .new_session();
         }
         let launcher = spawn
             .spawn_recorded(|launcher| {
@@ -170,11 +194,7 @@ impl Host {
                         log::warn!("{}", crate::error_chain(&cleanup));
                     }
                 }
-                let place = match container {
-                    Some(name) => format!("exec in container {name:?} of sandbox {pod:?}"),
-                    None => format!("exec in sandbox {pod:?}"),
-                };
-                error.within(&place)
+                error.within(&place())
             })?;
         // The command holds the terminal now; the master reads end-of-file (EIO) once it and
         // whatever it started have let go of it.
@@ -185,10 +205,14 @@ impl Host {
         })
     }
 
-    /// Whether pod `pod` has been stopped (or is being stopped): what ended an `exec` session
-    /// whose launcher was killed.
+    /// Whether pod `pod` has been stopped: what ended an `exec` session whose launcher was
+    /// killed. Waits for a stop under way (it holds the pod's lock), which may end a session
+    /// before it records the pod as stopping.
     pub fn pod_was_stopped(&self, pod: &str) -> bool {
         let Ok(paths) = self.store.pod(pod) else {
+            return false;
+        };
+        let Ok(_lock) = self.store.lock_pod(pod) else {
             return false;
         };
         state::pod::load(&paths).is_ok_and(|record| {
@@ -246,15 +270,20 @@ impl Host {
             (open("pid")?, CloneFlags::CLONE_NEWPID),
             (open("mnt")?, CloneFlags::CLONE_NEWNS),
         ];
+        let root = crate::sys::process::open_root(&process).map_err(|error| {
+            match process.has_exited() {
+                Ok(true) => not_running(),
+                _ => error,
+            }
+        })?;
         let pause =
             File::open(&self.pause).context(|| format!("opening {}", self.pause.display()))?;
-        let ptmx = PathBuf::from(format!("/proc/{}/root/dev/ptmx", process.pid()));
         Ok((
             command,
             Some(ContainerEntry {
                 namespaces,
                 pause,
-                ptmx,
+                root,
             }),
             cgroup,
         ))

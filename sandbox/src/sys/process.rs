@@ -222,6 +222,26 @@ impl AsFd for PidFd {
     }
 }
 
+/// Opens the root directory of `process` as it sees it (`/proc/PID/root`, `O_PATH`), checking
+/// after the open that the PID was still its.
+pub fn open_root(process: &PidFd) -> Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = format!("/proc/{}/root", process.pid());
+    let what = || format!("opening {path}");
+    let root = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(&path)
+        .context(what)?;
+    if process.has_exited()? {
+        return Err(crate::error::Error::Io {
+            what: what(),
+            source: std::io::Error::other("the process exited"),
+        });
+    }
+    Ok(root)
+}
+
 /// Waits until at least one of `pidfds` has exited, or `timeout` passes (`None`: forever).
 /// Returns the indexes of those that have exited (empty on timeout). Event-driven: the kernel
 /// wakes us the moment a process exits, there is no polling tick.

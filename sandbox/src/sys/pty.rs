@@ -6,16 +6,14 @@
 //! container's devpts is not mounted where the caller could look the path up, and a path
 //! lookup could be raced.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 
 use nix::errno::Errno;
 use nix::pty::Winsize;
 use nix::sys::termios::{self, SetArg, Termios};
 
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 
 /// A new pseudo-terminal: its master, and its slave for the process that gets it.
 #[derive(Debug)]
@@ -27,16 +25,30 @@ pub struct Pty {
 }
 
 impl Pty {
-    /// Opens a new pseudo-terminal from `ptmx`, of window size `size` if given (set before any
-    /// process has it, so a program's first frame is drawn at that size).
-    pub fn open(ptmx: &Path, size: Option<Winsize>) -> Result<Pty> {
-        let what = || format!("opening a pseudo-terminal from {}", ptmx.display());
-        let master = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open(ptmx)
-            .context(what)?;
+    /// Opens a new pseudo-terminal from `dev/ptmx` under `root` (the host's `/`, or a
+    /// container's root seen through `/proc/PID/root`), of window size `size` if given (set
+    /// before any process has it, so a program's first frame is drawn at that size).
+    ///
+    /// The path resolves inside `root` (`RESOLVE_IN_ROOT`: a container's symlink cannot lead to
+    /// the host's files), the open cannot block (`O_NONBLOCK`: a serial port put there would
+    /// hang us), and what it opened must be the pseudo-terminal multiplexer (character device
+    /// 5:2) before any ioctl reaches it.
+    pub fn open(root: BorrowedFd<'_>, root_name: &str, size: Option<Winsize>) -> Result<Pty> {
+        use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+        let what = || format!("opening a pseudo-terminal from {root_name}/dev/ptmx");
+        let how = OpenHow::new()
+            .flags(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        let master = File::from(nix::fcntl::openat2(root, "dev/ptmx", how).context(what)?);
+        let meta = master.metadata().context(what)?;
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if !meta.file_type().is_char_device() || meta.rdev() != libc::makedev(5, 2) {
+            return Err(Error::Io {
+                what: what(),
+                source: std::io::Error::other("it is not the pseudo-terminal multiplexer (5:2)"),
+            });
+        }
+        nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_RDWR)).context(what)?;
         let fd = master.as_raw_fd();
         let unlock: libc::c_int = 0;
         // SAFETY: TIOCSPTLCK reads one int through the pointer, which points to a live local.
@@ -81,7 +93,7 @@ pub fn set_window_size(fd: BorrowedFd<'_>, size: Winsize) -> Result<()> {
     // live value of that layout.
     Errno::result(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &size) })
         .map(drop)
-        .context(|| "setting a terminal's window size")
+        .context(|| "setting the window size of the command's terminal")
 }
 
 /// The caller's terminal in raw mode (no line editing, no echo, no signals from keys: every
@@ -95,7 +107,7 @@ pub struct RawMode {
 impl RawMode {
     /// Puts the terminal on `fd` in raw mode.
     pub fn enter(fd: BorrowedFd<'_>) -> Result<RawMode> {
-        let what = || "putting the terminal in raw mode";
+        let what = || "putting our terminal (stdin) in raw mode";
         let terminal = File::from(fd.try_clone_to_owned().context(what)?);
         let saved = termios::tcgetattr(&terminal).context(what)?;
         let mut raw = saved.clone();
@@ -104,10 +116,12 @@ impl RawMode {
         Ok(RawMode { terminal, saved })
     }
 
-    /// Restores the terminal now (also done on drop).
+    /// Restores the terminal now (also done on drop). A terminal that hung up (EIO) has no
+    /// mode left to restore.
     pub fn restore(&self) {
-        if let Err(errno) = termios::tcsetattr(&self.terminal, SetArg::TCSADRAIN, &self.saved) {
-            log::warn!("restoring the terminal's mode: {errno}");
+        match termios::tcsetattr(&self.terminal, SetArg::TCSANOW, &self.saved) {
+            Ok(()) | Err(Errno::EIO) => {}
+            Err(errno) => log::warn!("restoring our terminal's mode: {errno}"),
         }
     }
 }

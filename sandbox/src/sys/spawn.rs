@@ -375,7 +375,8 @@ impl<'a> Spawn<'a> {
         }
         if self.controlling_terminal {
             // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal the terminal from
-            // another session); no memory is passed. An ioctl is async-signal-safe.
+            // another session); no memory is passed. libc's ioctl is a bare system call (no
+            // lock, no allocation), so it may run between fork and exec.
             if let Err(errno) = Errno::result(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) }) {
                 fail(Step::ControllingTerminal, errno);
             }

@@ -80,6 +80,11 @@ fn echo(table: &mut Table, lab: &Lab, pod: &str) {
         "keystroke echo through exec -it, {KEYSTROKES} keystrokes"
     ));
     let pty = nix::pty::openpty(None, None).unwrap();
+    // Raw from the start, as exec -it will make it: no echo of our own, so every echo that
+    // comes back came through the relay and the pod's terminal.
+    let mut raw = nix::sys::termios::tcgetattr(&pty.slave).unwrap();
+    nix::sys::termios::cfmakeraw(&mut raw);
+    nix::sys::termios::tcsetattr(&pty.slave, nix::sys::termios::SetArg::TCSANOW, &raw).unwrap();
     let mut cmd = lab.command(&["exec", "-it", pod, "--", "cat"]);
     cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
         .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
@@ -89,8 +94,8 @@ fn echo(table: &mut Table, lab: &Lab, pod: &str) {
     let mut child = cmd.spawn().unwrap();
     drop(pty.slave);
     let mut master = File::from(pty.master);
-    // The first echo says the relay and cat's terminal are up.
-    round_trip(&mut master, b'x');
+    // The first echo says the relay and cat's terminal are up (a marker no keystroke uses).
+    round_trip(&mut master, b'#');
     let ours: Vec<Duration> = (0..KEYSTROKES)
         .map(|i| round_trip(&mut master, b'a' + (i % 26) as u8))
         .collect();
