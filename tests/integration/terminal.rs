@@ -125,6 +125,16 @@ impl Drop for Tmux {
     }
 }
 
+/// The PID of a process whose command line `matches` (test commands use durations no other
+/// test does, such as `sleep 4321`).
+fn process_running(matches: impl Fn(&[String]) -> bool) -> Option<i32> {
+    procfs::process::all_processes()
+        .unwrap()
+        .flatten()
+        .find(|p| p.cmdline().is_ok_and(|args| matches(&args)))
+        .map(|p| p.pid)
+}
+
 /// `DIR/sbx`: `sandbox --root ROOT "$@"`, with the pause under test.
 fn write_sbx(dir: &Path, root: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -201,12 +211,7 @@ fn keys_pass_unchanged_ctrl_c_interrupts_once_and_the_exit_code_comes_back() {
     // Ctrl-C: a byte the pod's terminal turns into one SIGINT for the foreground job, which
     // ends `sleep`; the shell survives.
     tmux.send(&["sleep 4321; echo after-$((1+1))", "Enter"]);
-    let sleeping = || {
-        procfs::process::all_processes()
-            .unwrap()
-            .flatten()
-            .any(|p| p.cmdline().is_ok_and(|args| args == ["sleep", "4321"]))
-    };
+    let sleeping = || process_running(|args| args == ["sleep", "4321"]).is_some();
     assert!(
         wait_until(Duration::from_secs(30), sleeping),
         "sleep never ran"
@@ -281,15 +286,9 @@ fn a_sigterm_to_sandbox_reaches_the_command_and_the_terminal_is_restored() {
         &format!("exec -it {} -- sleep 4323", pod.name()),
     );
     let cli = || {
-        procfs::process::all_processes()
-            .unwrap()
-            .flatten()
-            .find(|p| {
-                p.cmdline().is_ok_and(|args| {
-                    args.iter().any(|a| a == "exec") && args.last().is_some_and(|a| a == "4323")
-                })
-            })
-            .map(|p| p.pid)
+        process_running(|args| {
+            args.iter().any(|a| a == "exec") && args.last().is_some_and(|a| a == "4323")
+        })
     };
     let mut pid = None;
     assert!(wait_until(Duration::from_secs(30), || {
@@ -297,12 +296,7 @@ fn a_sigterm_to_sandbox_reaches_the_command_and_the_terminal_is_restored() {
         pid.is_some()
     }));
     // The command runs once the launcher is pause (not sandbox's child before exec).
-    let sleeping = || {
-        procfs::process::all_processes()
-            .unwrap()
-            .flatten()
-            .any(|p| p.cmdline().is_ok_and(|args| args == ["sleep", "4323"]))
-    };
+    let sleeping = || process_running(|args| args == ["sleep", "4323"]).is_some();
     assert!(wait_until(Duration::from_secs(30), sleeping));
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid.unwrap()),
