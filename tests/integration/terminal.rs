@@ -390,7 +390,7 @@ fn without_a_terminal_i_pipes_it_is_refused_and_t_alone_still_runs() {
 }
 
 #[test]
-fn an_oci_containers_terminal_is_one_of_its_own_devpts() {
+fn an_oci_containers_terminal_is_one_of_its_own_devpts_and_a_stop_ends_its_session() {
     let root = StateRoot::new();
     let pod = Pod::create_in(&root, &[]);
     let image_dir = ScratchDir::new("tty-image");
@@ -420,4 +420,18 @@ fn an_oci_containers_terminal_is_one_of_its_own_devpts() {
     assert_exit!(tty, 0);
     // The container's devpts has its own numbering: its first terminal, seen as such inside.
     assert_eq!(tty.stdout, "/dev/pts/0\r\n", "{tty:?}");
+
+    // A stop ends a session in the container (its PID namespace goes with its PID 1) before it
+    // records the pod as stopping; the session still says what ended it.
+    let tmux = Tmux::start(
+        &root,
+        100,
+        30,
+        &format!("exec -it {} -c box -- sh", pod.name()),
+    );
+    tmux.wait_for_prompt();
+    assert_exit!(pod.sandbox(&["stop", pod.name(), "-t", "1"]), 0);
+    tmux.wait_for("EXIT=137");
+    tmux.wait_for("MODE=cooked");
+    tmux.wait_for(&format!("sandbox {:?} was stopped", pod.name()));
 }
