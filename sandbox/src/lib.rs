@@ -11,13 +11,14 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | verbs, one file each | [`pod`] (create, inspect, stats, exec, stop, rm), [`container`] (run, wait, logs, stop, rm), [`images`] (images, rmi) |
+//! | verbs, one file each | [`pod`] (create, inspect, stats, exec, stop, rm, and when a pod's network is attached and detached), [`container`] (run, wait, logs, stop, rm), [`images`] (images, rmi) |
 //! | how a container runs | [`runtime`] (the `Runtime` seam; [`runtime::monitor`] for processes, [`runtime::oci`] for OCI containers) |
+//! | networks | [`network`] (CNI lists, plugin execution, ADD/DEL chains, host-local reservations) |
 //! | images | [`image`] (references, verified layouts, unpacked layers, the store) |
 //! | ending processes | [`kill`] (SIGKILL through verified pidfds, wait, name the survivors) |
 //! | records on disk | [`state`] (root, layout, locks, atomic JSON, phases) |
 //! | pure decisions | [`policy`] (the stop plan and its report types, with the clock passed in) |
-//! | kernel primitives | [`sys`] (spawn, process identity and pidfds, namespaces, mounts, cgroups) |
+//! | kernel primitives | [`sys`] (spawn, process identity and pidfds, namespaces, mounts, cgroups, pseudo-terminals) |
 //! | values | [`command`], [`exit`], [`error`], [`binary`] (what an executable is), [`limits`] |
 //!
 //! Every capability is a method of [`Host`]; the `sandbox` binary is a thin CLI over them.

@@ -116,15 +116,7 @@ impl Attachment<'_> {
             let config = self
                 .conflist
                 .plugin_config(index, result.as_ref(), self.ports);
-            let added = plugin::execute(&call, kind, executable, &config)?.ok_or_else(|| {
-                Error::CniPlugin {
-                    network: self.conflist.name().to_owned(),
-                    plugin: (*kind).to_owned(),
-                    verb: "ADD",
-                    code: None,
-                    message: "it printed no result".to_owned(),
-                }
-            })?;
+            let added = plugin::execute(&call, kind, executable, &config)?;
             progress(&added)?;
             result = Some(added);
         }

@@ -76,14 +76,9 @@ pub fn find(kind: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
     })
 }
 
-/// Runs plugin `kind` (found beforehand at `executable`) with `config`; its result, if it
-/// printed one (DEL prints nothing).
-pub fn execute(
-    call: &Call,
-    kind: &str,
-    executable: &Path,
-    config: &Value,
-) -> Result<Option<Value>> {
+/// Runs plugin `kind` (found beforehand at `executable`) with `config`: ADD's result (a plugin
+/// that prints none has failed), or `Value::Null` for DEL (whose output libcni ignores too).
+pub fn execute(call: &Call, kind: &str, executable: &Path, config: &Value) -> Result<Value> {
     let what = || {
         format!(
             "running CNI plugin {} ({} of network {:?})",
@@ -132,36 +127,34 @@ pub fn execute(
         }
         let _ = sender.send(child.wait_with_output());
     });
+    let failed = |code: Option<u64>, message: String| Error::CniPlugin {
+        network: call.network.to_owned(),
+        plugin: kind.to_owned(),
+        verb: call.verb.as_str(),
+        code,
+        message,
+    };
     let output = match receiver.recv_timeout(PLUGIN_TIMEOUT) {
         Ok(output) => output.context(what)?,
         Err(_) => {
             pidfd.send_signal(libc::SIGKILL)?;
-            return Err(Error::CniPlugin {
-                network: call.network.to_owned(),
-                plugin: kind.to_owned(),
-                verb: call.verb.as_str(),
-                code: None,
-                message: format!(
-                    "it did not finish within {} s, and was killed",
-                    PLUGIN_TIMEOUT.as_secs()
-                ),
-            });
+            let waited = PLUGIN_TIMEOUT.as_secs();
+            return Err(failed(
+                None,
+                format!("it did not finish within {waited} s, and was killed"),
+            ));
         }
     };
     if output.status.success() {
         // DEL prints nothing that matters (libcni ignores its output).
-        if call.verb == Verb::Del || output.stdout.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
+        if call.verb == Verb::Del {
+            return Ok(Value::Null);
+        }
+        if output.stdout.iter().all(u8::is_ascii_whitespace) {
+            return Err(failed(None, "it printed no result".to_owned()));
         }
         return serde_json::from_slice(&output.stdout)
-            .map(Some)
-            .map_err(|e| Error::CniPlugin {
-                network: call.network.to_owned(),
-                plugin: kind.to_owned(),
-                verb: call.verb.as_str(),
-                code: None,
-                message: format!("its result is not JSON: {e}"),
-            });
+            .map_err(|e| failed(None, format!("its result is not JSON: {e}")));
     }
     let error: PluginError = serde_json::from_slice(&output.stdout).unwrap_or_default();
     let mut message = error.msg;
@@ -175,11 +168,5 @@ pub fn execute(
             said => format!("{said} ({})", output.status),
         };
     }
-    Err(Error::CniPlugin {
-        network: call.network.to_owned(),
-        plugin: kind.to_owned(),
-        verb: call.verb.as_str(),
-        code: error.code,
-        message,
-    })
+    Err(failed(error.code, message))
 }

@@ -92,11 +92,20 @@ impl PortMapping {
 impl PortMapping {
     /// The host side alone: `[HOST_IP:]HOST_PORT/PROTOCOL`.
     pub fn host_side(&self) -> String {
-        let protocol = self.protocol.as_str();
+        format!(
+            "{}{}/{}",
+            self.host_ip_prefix(),
+            self.host_port,
+            self.protocol.as_str()
+        )
+    }
+
+    /// `HOST_IP:` (`[HOST_IP]:` for IPv6), or nothing for every address.
+    fn host_ip_prefix(&self) -> String {
         match self.host_ip {
-            Some(IpAddr::V6(ip)) => format!("[{ip}]:{}/{protocol}", self.host_port),
-            Some(ip) => format!("{ip}:{}/{protocol}", self.host_port),
-            None => format!("{}/{protocol}", self.host_port),
+            Some(IpAddr::V6(ip)) => format!("[{ip}]:"),
+            Some(ip) => format!("{ip}:"),
+            None => String::new(),
         }
     }
 }
@@ -113,14 +122,10 @@ impl Protocol {
 
 impl std::fmt::Display for PortMapping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.host_ip {
-            Some(IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
-            Some(ip) => write!(f, "{ip}:")?,
-            None => {}
-        }
         write!(
             f,
-            "{}:{}/{}",
+            "{}{}:{}/{}",
+            self.host_ip_prefix(),
             self.host_port,
             self.container_port,
             self.protocol.as_str()
@@ -143,6 +148,8 @@ mod tests {
         let v6 = PortMapping::parse("[::1]:8443:443").unwrap();
         assert_eq!(v6.host_ip, Some("::1".parse().unwrap()));
         assert_eq!(v6.to_string(), "[::1]:8443:443/tcp");
+        assert_eq!(v6.host_side(), "[::1]:8443/tcp");
+        assert_eq!(udp.host_side(), "127.0.0.1:53/udp");
         for bad in [
             "80",
             "0:80",
