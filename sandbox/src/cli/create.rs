@@ -29,6 +29,10 @@ pub struct Args {
     /// is refused.
     #[arg(long, short = 'p', value_name = "SPEC", value_parser = PortMapping::parse)]
     pub publish: Vec<PortMapping>,
+    /// Grace period `stop` gives the pod's containers when not given -t, in seconds (like
+    /// Kubernetes' terminationGracePeriodSeconds) [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(..=u64::from(u32::MAX)))]
+    pub grace_period: Option<u64>,
     /// Limits of the whole pod (its cgroup, which its containers' are under).
     #[command(flatten)]
     pub limits: super::LimitArgs,
@@ -43,6 +47,7 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
         cgroup_parent: None,
         network: Some(args.network),
         publish: args.publish,
+        grace_period_seconds: args.grace_period,
     })?;
     println!("{}", status.name);
     Ok(0)

@@ -80,6 +80,7 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
             name: args.name,
             command: args.process.into_spec()?,
             stop_signal,
+            pre_stop: None,
             oci,
             limits: args.limits.limits(),
         },

@@ -13,17 +13,17 @@ pub struct Args {
     /// Stop only these containers (with the same policy); the pod and its other containers
     /// keep running.
     pub containers: Vec<String>,
-    /// Grace period in seconds between the stop signal and SIGKILL, one for all the
-    /// containers stopped.
+    /// Grace period in seconds, one for all the containers stopped: from the start of the stop
+    /// (preStop hooks count against it) to SIGKILL [default: the pod's, from `create
+    /// --grace-period` or its manifest's terminationGracePeriodSeconds, else 30]
     #[arg(
         short = 't',
         long = "timeout",
-        default_value = "30",
         value_name = "SECS",
         value_parser = super::parse_grace,
         allow_negative_numbers = true
     )]
-    pub timeout: Duration,
+    pub timeout: Option<Duration>,
     /// Print the report as a JSON object: containers, execs, other_processes.
     #[arg(long)]
     pub json: bool,
@@ -51,6 +51,19 @@ fn print_report(report: &StopReport) {
         .max()
         .unwrap_or(0);
     for container in &report.containers {
+        if let Some(hook) = &container.pre_stop {
+            let code = hook
+                .exit_code
+                .map(|code| format!(", exit {code}"))
+                .unwrap_or_default();
+            println!(
+                "{:name_width$}  preStop {}: {}{code}  {:9.1} ms",
+                container.name, hook.hook, hook.outcome, hook.elapsed_ms
+            );
+            if let Some(message) = &hook.message {
+                println!("{:name_width$}  ({message})", "");
+            }
+        }
         let code = container
             .exit_code
             .map_or("?".to_owned(), |code| code.to_string());

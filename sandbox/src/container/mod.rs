@@ -31,6 +31,8 @@ pub struct RunOptions {
     pub command: CommandSpec,
     /// Signal that `stop` sends first (default: the image's StopSignal, else SIGTERM).
     pub stop_signal: Option<i32>,
+    /// What `stop` runs before the stop signal (Kubernetes' `lifecycle.preStop`).
+    pub pre_stop: Option<crate::policy::stop::PreStopHook>,
     /// What makes it an OCI container (its own root file system, mount and PID namespaces);
     /// none for a process of the host joined to the pod's namespaces.
     pub oci: Option<OciOptions>,

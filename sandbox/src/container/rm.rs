@@ -65,7 +65,12 @@ impl Host {
                     container: containers[first].record.name.clone(),
                 });
             }
-            self.stop_loaded(&containers, Duration::ZERO, &record.stop.containers)?;
+            self.stop_loaded(
+                (&paths, &record),
+                &containers,
+                Duration::ZERO,
+                &record.stop.containers,
+            )?;
         }
         for container in &containers {
             self.discard_container(container)?;

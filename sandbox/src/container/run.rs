@@ -97,6 +97,7 @@ impl Host {
             command: options.command.clone(),
             oci: oci_record,
             stop_signal: options.stop_signal.unwrap_or(libc::SIGTERM),
+            pre_stop: options.pre_stop.clone(),
             phase: ContainerPhase::Creating,
             monitor: None,
             process: None,

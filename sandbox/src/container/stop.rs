@@ -1,21 +1,35 @@
-//! `stop` of containers: the driver of [`StopPlan`]. It opens verified pidfds, sends the stop
-//! signals and SIGKILLs the plan asks for, waits on the pidfds until the plan's deadlines, and
-//! reports how each container ended. The reports are kept in the pod's record, one write for
+//! `stop` of containers: the driver of [`StopPlan`]. It opens verified pidfds, starts the
+//! preStop hooks (`exec` sessions in the containers), sends the stop signals and SIGKILLs the
+//! plan asks for, waits on the pidfds (containers' and hooks') until the plan's deadlines, and
+//! reports how each container and its hook ended. The reports are kept in the pod's record, one write for
 //! all of them, so a later stop repeats them. A record that cannot be written (a full file
 //! system) costs a warning, never the stop.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
 use super::{Container, OOM_KILLED};
+use crate::command::CommandSpec;
 use crate::error::Result;
 use crate::exit;
 use crate::host::Host;
-use crate::policy::stop::{ContainerReport, Ending, OthersReport, Step, StopPlan, StopReport};
+use crate::kill;
+use crate::pod::{ExecIo, ExecSession};
+use crate::policy::stop::{
+    ContainerReport, Ending, HookOutcome, HookReport, HookTimer, OthersReport, PreStopHook, Step,
+    StopPlan, StopReport, StopTarget,
+};
 use crate::runtime;
-use crate::state;
 use crate::state::container::PidNamespace;
-use crate::sys::process::{self, PidFd};
+use crate::state::pod::PodRecord;
+use crate::state::{self, PodPaths};
+use crate::sys::process::{self, PidFd, ProcessRecord};
+
+/// How much of what a failed preStop hook wrote its report quotes (its first lines).
+const HOOK_OUTPUT_QUOTED: u64 = 512;
 
 /// One container being stopped: pidfds on its main process and on its monitor.
 struct Target {
@@ -35,12 +49,19 @@ impl Target {
     }
 }
 
+/// A preStop hook process: an `exec` session in the container, writing to its `pre-stop.log`.
+struct HookProcess {
+    session: ExecSession,
+    log: PathBuf,
+}
+
 impl Host {
-    /// Stops the given containers of a pod, with one grace period for all of them, and returns
-    /// their reports; the caller holds the pod's lock and records the reports. A container
-    /// that an earlier stop reported on (in `reported`) keeps that report.
+    /// Stops the given containers of pod `pod` (whose lock the caller holds, and records the
+    /// reports): preStop hooks, stop signals, one grace period for all of them, SIGKILL. A
+    /// container that an earlier stop reported on (in `reported`) keeps that report.
     pub(crate) fn stop_loaded(
         &self,
+        pod: (&PodPaths, &PodRecord),
         containers: &[Container],
         grace: Duration,
         reported: &BTreeMap<String, ContainerReport>,
@@ -86,11 +107,45 @@ impl Host {
         }
 
         let mut plan = StopPlan::new(
-            targets.iter().map(|t| t.watched().is_some()),
+            targets.iter().map(|t| StopTarget {
+                running: t.watched().is_some(),
+                // Only a container whose process is known can run a hook inside it.
+                hook: containers[t.index]
+                    .record
+                    .pre_stop
+                    .as_ref()
+                    .filter(|_| t.process.is_some())
+                    .map(|hook| match hook {
+                        PreStopHook::Exec { .. } => HookTimer::Process,
+                        PreStopHook::Sleep { seconds } => {
+                            HookTimer::Sleep(Duration::from_secs(*seconds))
+                        }
+                    }),
+            }),
             grace,
             Instant::now(),
         );
-        for t in plan.to_signal() {
+        let mut hooks: Vec<Option<HookProcess>> = targets.iter().map(|_| None).collect();
+        let mut hook_failures: Vec<Option<String>> = targets.iter().map(|_| None).collect();
+        for t in plan.to_hook() {
+            let container = &containers[targets[t].index];
+            let Some(PreStopHook::Exec { command }) = &container.record.pre_stop else {
+                continue;
+            };
+            match self.start_hook(pod, container, command) {
+                Ok(hook) => hooks[t] = Some(hook),
+                Err(error) => {
+                    let message = crate::error_chain(&error);
+                    log::warn!(
+                        "container {:?}: its preStop hook could not start: {message}",
+                        container.record.name
+                    );
+                    hook_failures[t] = Some(message);
+                    plan.hook_ended(t, Instant::now());
+                }
+            }
+        }
+        let signal = |t: usize| {
             let container = &containers[targets[t].index];
             if let Some(process) = &targets[t].process {
                 log::debug!(
@@ -103,10 +158,12 @@ impl Host {
                     log::warn!("{}", crate::error_chain(&error));
                 }
             }
-        }
+        };
+        plan.to_signal().into_iter().for_each(signal);
         loop {
             match plan.next(Instant::now()) {
                 Step::Done => break,
+                Step::Signal(ready) => ready.into_iter().for_each(signal),
                 Step::Kill(survivors) => {
                     for t in survivors {
                         log::debug!(
@@ -124,14 +181,27 @@ impl Host {
                 Step::Wait {
                     until,
                     targets: waiting,
+                    hooks: hooked,
                 } => {
-                    let pidfds: Vec<&PidFd> = waiting
+                    // What is waited on: the containers, then the hook processes.
+                    let mut watched: Vec<(bool, usize, &PidFd)> = waiting
                         .iter()
-                        .filter_map(|&t| targets[t].watched())
+                        .filter_map(|&t| targets[t].watched().map(|pidfd| (false, t, pidfd)))
                         .collect();
+                    watched.extend(hooked.iter().filter_map(|&t| {
+                        hooks[t]
+                            .as_ref()
+                            .map(|hook| (true, t, hook.session.launcher()))
+                    }));
+                    let pidfds: Vec<&PidFd> = watched.iter().map(|(_, _, pidfd)| *pidfd).collect();
                     let left = until.saturating_duration_since(Instant::now());
-                    for exited in process::wait_any(&pidfds, Some(left))? {
-                        plan.saw_exit(waiting[exited], Instant::now());
+                    for ended in process::wait_any(&pidfds, Some(left))? {
+                        let (is_hook, t, _) = watched[ended];
+                        if is_hook {
+                            plan.hook_ended(t, Instant::now());
+                        } else {
+                            plan.saw_exit(t, Instant::now());
+                        }
                     }
                 }
             }
@@ -140,6 +210,32 @@ impl Host {
         let now = Instant::now();
         for (t, target) in targets.iter().enumerate() {
             let container = &containers[target.index];
+            let pre_stop = plan.hook_run(t, now).map(|(elapsed, overran)| {
+                let interrupted = plan.hook_running(t);
+                let exit_code = hooks[t].take().map(|hook| self.end_hook(container, hook));
+                let outcome = match (exit_code.as_ref().map(|(code, _)| *code), overran) {
+                    (_, true) => HookOutcome::Overran,
+                    _ if interrupted => HookOutcome::Interrupted,
+                    (Some(0), _) => HookOutcome::Completed,
+                    (None, _) if hook_failures[t].is_none() => HookOutcome::Completed,
+                    _ => HookOutcome::Failed,
+                };
+                let said = exit_code.as_ref().and_then(|(_, said)| said.clone());
+                HookReport {
+                    hook: container
+                        .record
+                        .pre_stop
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                    outcome,
+                    exit_code: exit_code.map(|(code, _)| code),
+                    elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+                    message: hook_failures[t]
+                        .take()
+                        .or(said.filter(|_| outcome != HookOutcome::Completed)),
+                }
+            });
             let exit = runtime::of(container.record.runtime).exit(&container.paths)?;
             let (ended, elapsed) = plan.ending(t, exit.map(|e| e.signal), now);
             reports[target.index] = Some(ContainerReport {
@@ -149,6 +245,7 @@ impl Host {
                 ended,
                 stop_signal: exit::signal_name(container.record.stop_signal),
                 elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+                pre_stop,
                 // Only a SIGKILL at the deadline needs explaining: a PID 1 that ended after the
                 // stop signal took it, whatever its masks said.
                 note: (target.deaf_pid1 && ended == Ending::Killed).then(|| {
@@ -163,13 +260,72 @@ impl Host {
         Ok(reports.into_iter().flatten().collect())
     }
 
+    /// Starts `command` as `container`'s preStop hook: an `exec` session in it (its namespaces,
+    /// user and environment, its cgroup), writing to its `pre-stop.log`.
+    fn start_hook(
+        &self,
+        (paths, record): (&PodPaths, &PodRecord),
+        container: &Container,
+        command: &[String],
+    ) -> Result<HookProcess> {
+        let log = container.paths.pre_stop_log();
+        let output = state::open_log_truncated(&log)?;
+        let spec = CommandSpec {
+            argv: command.to_vec(),
+            ..CommandSpec::default()
+        };
+        let session = self.start_exec(
+            paths.clone(),
+            record,
+            Some(&container.record.name),
+            &spec,
+            &ExecIo::default(),
+            Some(output.as_fd()),
+        )?;
+        Ok(HookProcess { session, log })
+    }
+
+    /// Ends a hook process once the stop is done: a hook still running (its container ended
+    /// first, or was killed while it ran) is killed with everything it started. Returns its
+    /// exit code and the end of what it wrote.
+    fn end_hook(&self, container: &Container, hook: HookProcess) -> (i32, Option<String>) {
+        let launcher = hook.session.launcher();
+        let what = || {
+            format!(
+                "ending the preStop hook of container {:?}",
+                container.record.name
+            )
+        };
+        if let Ok(false) = launcher.has_exited() {
+            if let Some(leader) = ProcessRecord::of(launcher.pid(), &self.boot_id) {
+                let members = leader.session_members();
+                if let Err(error) = kill::kill_recorded(&members, &self.boot_id, what) {
+                    log::warn!("{}", crate::error_chain(&error));
+                }
+            }
+            if let Err(error) = launcher.send_signal(libc::SIGKILL) {
+                log::warn!("{}", crate::error_chain(&error));
+            }
+        }
+        let code = process::reap(launcher.pid(), what).unwrap_or_else(|error| {
+            log::warn!("{}", crate::error_chain(&error));
+            125
+        });
+        if let Err(error) = hook.session.finish() {
+            log::warn!("{}", crate::error_chain(&error));
+        }
+        let said = state::head_of_log(&hook.log, HOOK_OUTPUT_QUOTED);
+        (code, (!said.is_empty()).then_some(said))
+    }
+
     /// Stops the named containers of a pod (`sandbox stop POD CONTAINER...`) with the pod's
-    /// policy: each one's stop signal, one grace period for all, SIGKILL, report.
+    /// policy: preStop hooks, each one's stop signal, one grace period for all (the pod's
+    /// when `grace` is not given), SIGKILL, report.
     pub fn stop_containers(
         &self,
         pod: &str,
         names: &[String],
-        grace: Duration,
+        grace: Option<Duration>,
     ) -> Result<StopReport> {
         let paths = self.store.pod(pod)?;
         Container::validate_names(names)?;
@@ -178,7 +334,13 @@ impl Host {
         let mut record = state::pod::load(&paths)?;
         record.require_created()?;
         let containers = Container::load_named(&paths, names)?;
-        let containers = self.stop_loaded(&containers, grace, &record.stop.containers)?;
+        let grace = grace.unwrap_or_else(|| record.grace_period());
+        let containers = self.stop_loaded(
+            (&paths, &record),
+            &containers,
+            grace,
+            &record.stop.containers,
+        )?;
         record.stop.remember(&containers);
         state::pod::save_or_warn(&paths, &record);
         Ok(StopReport {

@@ -113,6 +113,7 @@ impl Host {
                 limits: options.limits,
             }),
             network,
+            grace_period_seconds: options.grace_period_seconds,
             created_at: state::now_rfc3339(),
             stopped_at: None,
             stop: StopRecord::default(),

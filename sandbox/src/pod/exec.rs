@@ -70,6 +70,22 @@ impl Host {
         let _lock = self.store.lock_pod(pod)?;
         let record = state::pod::load(&paths)?;
         record.require_running(&self.boot_id)?;
+        self.start_exec(paths, &record, container, command, io, None)
+    }
+
+    /// Starts an `exec` session in a pod whose lock the caller holds: what [`Host::exec`] does
+    /// once it has the lock. With `output`, the command writes its stdout and stderr there and
+    /// reads `/dev/null`, in a session of its own (a preStop hook's).
+    pub(crate) fn start_exec(
+        &self,
+        paths: state::PodPaths,
+        record: &crate::state::pod::PodRecord,
+        container: Option<&str>,
+        command: &CommandSpec,
+        io: &ExecIo,
+        output: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> Result<ExecSession> {
+        let pod = record.name.as_str();
         let namespaces = record.open_namespaces(&paths)?;
         // The session is born in the container's cgroup (as `RUNTIME exec` puts it), or in
         // the pod's `exec` leaf: under the pod's cgroup either way, so its limits count it and
@@ -156,7 +172,11 @@ impl Host {
             (None, false) => Some(File::open("/dev/null").context(|| "opening /dev/null")?),
             _ => None,
         };
-        if let Some(pty) = &pty {
+        if let (Some(output), Some(dev_null)) = (output, &dev_null) {
+            spawn = spawn
+                .stdio([Some(dev_null.as_fd()), Some(output), Some(output)])
+                .new_session();
+        } else if let Some(pty) = &pty {
             let slave = Some(pty.slave.as_fd());
             spawn = spawn.stdio([slave, slave, slave]).controlling_terminal();
         } else if let Some(dev_null) = &dev_null {

@@ -73,6 +73,7 @@ impl Host {
             created_at: record.created_at.clone(),
             stopped_at: record.stopped_at.clone(),
             share_pid: record.share_pid,
+            grace_period_seconds: record.grace_period().as_secs(),
             namespaces: record.namespaces.clone(),
             netns: record.netns_path.clone(),
             reason,

@@ -46,6 +46,9 @@ pub struct CreateOptions {
     pub network: Option<String>,
     /// Host ports published to the pod (through its network's portmap plugin).
     pub publish: Vec<PortMapping>,
+    /// The grace period `stop` gives when not told one (Kubernetes'
+    /// `terminationGracePeriodSeconds`); 30 s when not given.
+    pub grace_period_seconds: Option<u64>,
 }
 
 /// What an `exec` session's command gets as its standard streams.
@@ -151,6 +154,8 @@ pub struct PodStatus {
     pub stopped_at: Option<String>,
     /// Whether the pod shares a PID namespace.
     pub share_pid: bool,
+    /// The grace period `stop` gives when not told one, in seconds.
+    pub grace_period_seconds: u64,
     /// Pinned namespaces: kind → path and inode.
     pub namespaces: BTreeMap<NamespaceKind, Pin>,
     /// Path usable with `ip netns exec`.
@@ -177,6 +182,7 @@ impl PodStatus {
             created_at: String::new(),
             stopped_at: None,
             share_pid: false,
+            grace_period_seconds: 0,
             namespaces: BTreeMap::new(),
             netns: None,
             reason: Some(crate::error_chain(error)),

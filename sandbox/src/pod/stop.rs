@@ -27,9 +27,10 @@ use crate::sys::process::{self, ProcessRecord};
 const PAUSE_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Host {
-    /// Stops a pod: its containers (stop signal, one grace period for all, then SIGKILL),
-    /// whatever else runs in it, then pause. Stopping a stopped pod reports the same again.
-    pub fn stop_pod(&self, name: &str, grace: Duration) -> Result<StopReport> {
+    /// Stops a pod: its containers (preStop hooks, stop signals, one grace period for all,
+    /// then SIGKILL), whatever else runs in it, then pause. Stopping a stopped pod reports the
+    /// same again. The grace period is the pod's own when `grace` is not given.
+    pub fn stop_pod(&self, name: &str, grace: Option<Duration>) -> Result<StopReport> {
         let paths = self.store.pod(name)?;
         let _lock = self.store.lock_pod(name)?;
         state::sweep_temporary_records(&paths);
@@ -50,7 +51,13 @@ impl Host {
                 other_processes: record.stop.other_processes,
             });
         }
-        let reports = self.stop_loaded(&containers, grace, &record.stop.containers)?;
+        let grace = grace.unwrap_or_else(|| record.grace_period());
+        let reports = self.stop_loaded(
+            (&paths, &record),
+            &containers,
+            grace,
+            &record.stop.containers,
+        )?;
         record.stop.remember(&reports);
         // Recorded before anything else is ended: a stop killed from here on leaves these
         // reports to the next one.

@@ -219,13 +219,8 @@ pub(crate) fn record_main_process(record: &mut ContainerRecord, pid: i32) {
 
 /// Reaps a monitor that ended before its container ran; its exit code.
 pub(crate) fn reap(monitor_pid: i32, container: &str) -> Result<i32> {
-    use nix::sys::wait::WaitStatus;
-    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(monitor_pid), None)
-        .context(|| format!("waiting for the monitor of container {container:?}"))?;
-    Ok(match status {
-        WaitStatus::Exited(_, code) => code,
-        WaitStatus::Signaled(_, signal, _) => crate::exit::code_for_signal(signal as i32),
-        _ => 125,
+    crate::sys::process::reap(monitor_pid, || {
+        format!("waiting for the monitor of container {container:?}")
     })
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::pod::CgroupRecord;
 use crate::command::CommandSpec;
 use crate::error::{Error, Result};
+use crate::policy::stop::PreStopHook;
 use crate::sys::process::ProcessRecord;
 
 /// Where a container is in its life, as recorded on disk.
@@ -114,6 +115,9 @@ pub struct ContainerRecord {
     pub oci: Option<OciRecord>,
     /// Signal that `stop` sends first.
     pub stop_signal: i32,
+    /// What `stop` runs before the stop signal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_stop: Option<PreStopHook>,
     /// Recorded phase; change it with [`ContainerRecord::set_phase`].
     pub phase: ContainerPhase,
     /// The monitor.

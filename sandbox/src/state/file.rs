@@ -120,6 +120,15 @@ pub fn open_log(path: &Path) -> Result<File> {
         .context(|| format!("opening log file {}", path.display()))
 }
 
+/// Opens (creating, or emptying) a log file for writing, mode 0600, not following symlinks.
+pub(crate) fn open_log_truncated(path: &Path) -> Result<File> {
+    open_nofollow(
+        OpenOptions::new().write(true).truncate(true).create(true),
+        path,
+    )
+    .context(|| format!("opening log file {}", path.display()))
+}
+
 /// The first lines of a log, at most `limit` bytes, joined by "; ": what a process that died
 /// at once said (an error comes first; a usage text after it adds little).
 pub(crate) fn head_of_log(path: &Path, limit: u64) -> String {

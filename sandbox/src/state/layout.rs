@@ -22,6 +22,7 @@
 //!       state.json             the container record (state::container)
 //!       exit.json              written by the monitor when the container exits
 //!       stdout.log stderr.log
+//!       pre-stop.log           what its preStop hook wrote at its latest stop
 //!       config.json            OCI containers: the bundle's runtime config (the bundle is <c>/)
 //!       init.pid               the runtime's --pid-file
 //!       rootfs/ upper/ work/   the overlay of the image's layers and its writable layer
@@ -163,6 +164,11 @@ impl ContainerPaths {
     /// The container's stderr.
     pub fn stderr(&self) -> PathBuf {
         self.dir.join("stderr.log")
+    }
+
+    /// What the container's preStop hook wrote (stdout and stderr) at its latest stop.
+    pub fn pre_stop_log(&self) -> PathBuf {
+        self.dir.join("pre-stop.log")
     }
 
     /// The OCI runtime config of an OCI container; its directory is the bundle.

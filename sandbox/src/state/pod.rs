@@ -85,6 +85,9 @@ pub struct CgroupRecord {
     pub limits: Limits,
 }
 
+/// The grace period of a pod that sets none: the kubelet's default (30 s).
+pub const DEFAULT_GRACE_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The name of pause's cgroup below the pod's. Containers' are `ctr-<name>`, so no container
 /// name can take it.
 pub const PAUSE_CGROUP: &str = "pause";
@@ -168,6 +171,10 @@ pub struct PodRecord {
     /// Its network, if it has one besides loopback.
     #[serde(default)]
     pub network: Option<NetworkRecord>,
+    /// The grace period `stop` gives its containers when not told one (Kubernetes'
+    /// `terminationGracePeriodSeconds`); [`DEFAULT_GRACE_PERIOD`] when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_period_seconds: Option<u64>,
     /// When it was created (RFC 3339, UTC).
     pub created_at: String,
     /// When it was stopped.
@@ -187,6 +194,12 @@ impl StopRecord {
 }
 
 impl PodRecord {
+    /// The grace period `stop` gives its containers when not told one.
+    pub fn grace_period(&self) -> std::time::Duration {
+        self.grace_period_seconds
+            .map_or(DEFAULT_GRACE_PERIOD, std::time::Duration::from_secs)
+    }
+
     /// Moves the pod to phase `next`, refusing a transition the life cycle does not have.
     pub fn set_phase(&mut self, next: PodPhase) -> Result<()> {
         if !self.phase.can_become(next) {
@@ -294,6 +307,7 @@ pub fn stand_in(name: &str) -> PodRecord {
         netns_path: None,
         cgroup: None,
         network: None,
+        grace_period_seconds: None,
         created_at: String::new(),
         stopped_at: None,
         stop: StopRecord::default(),

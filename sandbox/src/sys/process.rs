@@ -222,6 +222,27 @@ impl AsFd for PidFd {
     }
 }
 
+/// Reaps child `pid` (waiting for it to end); its exit code: its status, or 128+n if signal n
+/// killed it.
+pub fn reap(pid: i32, what: impl FnOnce() -> String) -> Result<i32> {
+    use nix::sys::wait::WaitStatus;
+    loop {
+        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                return Ok(crate::exit::code_for_signal(signal as i32));
+            }
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(errno) => {
+                return Err(crate::error::Error::Os {
+                    what: what(),
+                    source: errno,
+                });
+            }
+        }
+    }
+}
+
 /// Opens the root directory of `process` as it sees it (`/proc/PID/root`, `O_PATH`), checking
 /// after the open that the PID was still its.
 pub fn open_root(process: &PidFd) -> Result<std::fs::File> {
