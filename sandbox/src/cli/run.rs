@@ -71,7 +71,9 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
     }
     let oci = rootfs.map(|rootfs| OciOptions {
         rootfs,
-        entrypoint: args.entrypoint,
+        entrypoint: args.entrypoint.map(|entrypoint| vec![entrypoint]),
+        run_as_user: None,
+        run_as_group: None,
         read_only: args.read_only,
     });
     let status = host.run_container(

@@ -45,8 +45,13 @@ pub struct RunOptions {
 pub struct OciOptions {
     /// Where its root file system comes from.
     pub rootfs: RootfsOption,
-    /// Replaces the image's Entrypoint.
-    pub entrypoint: Option<String>,
+    /// Replaces the image's Entrypoint (and drops its Cmd when the command is empty).
+    pub entrypoint: Option<Vec<String>>,
+    /// The user when the command gives none (a manifest's `runAsUser`), with the group of
+    /// that UID in the image's `/etc/passwd` unless `run_as_group` is given.
+    pub run_as_user: Option<u32>,
+    /// The group when the command gives no user (a manifest's `runAsGroup`).
+    pub run_as_group: Option<u32>,
     /// Mount the root file system read-only.
     pub read_only: bool,
 }

@@ -187,6 +187,8 @@ impl Host {
         state::create_private_dir(&runtime_root)?;
         let mut request = OciRequest {
             entrypoint: oci_options.entrypoint.clone(),
+            run_as_user: oci_options.run_as_user,
+            run_as_group: oci_options.run_as_group,
             stop_signal: options.stop_signal,
             ..OciRequest::default()
         };

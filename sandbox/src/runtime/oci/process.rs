@@ -30,8 +30,13 @@ pub struct OciRequest {
     pub image: Option<ImageDefaults>,
     /// The image's layer directories, top first (empty for a directory).
     pub layers: Vec<PathBuf>,
-    /// `--entrypoint`.
-    pub entrypoint: Option<String>,
+    /// Replaces the image's Entrypoint (`--entrypoint`, a manifest's `command`).
+    pub entrypoint: Option<Vec<String>>,
+    /// A manifest's `runAsUser`: the user when `run` gives none, its group looked up in the
+    /// image's `/etc/passwd` (0 if it has none) unless `run_as_group` is given.
+    pub run_as_user: Option<u32>,
+    /// A manifest's `runAsGroup`: the group when `run` gives no user, whoever the user is.
+    pub run_as_group: Option<u32>,
     /// `--stop-signal`.
     pub stop_signal: Option<i32>,
 }
@@ -73,7 +78,7 @@ pub fn resolve(given: &CommandSpec, request: &OciRequest, root: &RootDir) -> Res
         reason,
     };
     let entrypoint = match &request.entrypoint {
-        Some(path) => vec![path.clone()],
+        Some(entrypoint) => entrypoint.clone(),
         None => defaults.entrypoint.clone(),
     };
     let args = if !given.argv.is_empty() {
@@ -90,13 +95,21 @@ pub fn resolve(given: &CommandSpec, request: &OciRequest, root: &RootDir) -> Res
         ));
     }
 
-    let (user, home) = match (given.user, defaults.user.as_deref()) {
+    let image_user = match request.run_as_user {
+        Some(uid) => Some(uid.to_string()),
+        None => defaults.user.clone().filter(|text| !text.is_empty()),
+    };
+    let (user, home) = match (given.user, image_user) {
         (Some(user), _) => (Some(user), home_of(root, user.uid)?),
-        (None, Some(text)) if !text.is_empty() => {
-            let (user, home) = lookup_user(text, root).map_err(invalid)?;
+        (None, Some(text)) => {
+            let (mut user, home) = lookup_user(&text, root).map_err(invalid)?;
+            user.gid = request.run_as_group.unwrap_or(user.gid);
             (Some(user), home)
         }
-        (None, _) => (None, home_of(root, 0)?),
+        (None, None) => {
+            let user = request.run_as_group.map(|gid| User { uid: 0, gid });
+            (user, home_of(root, 0)?)
+        }
     };
 
     let mut env: Vec<(String, String)> = Vec::new();
@@ -397,7 +410,7 @@ mod tests {
         );
         assert_eq!(argv(&["debug"], &request, root.path()), ["/entry", "debug"]);
         let overridden = OciRequest {
-            entrypoint: Some("/bin/sh".into()),
+            entrypoint: Some(vec!["/bin/sh".into()]),
             ..request.clone()
         };
         // A command without arguments drops the image's Cmd.
@@ -493,6 +506,46 @@ mod tests {
             find_command(&open(&root), &command("sh")).unwrap_err().0,
             127
         );
+    }
+
+    #[test]
+    fn run_as_user_and_group_apply_as_in_kubernetes() {
+        let root = root_with(PASSWD, GROUP);
+        let user =
+            |run_as_user: Option<u32>, run_as_group: Option<u32>, image_user: Option<&str>| {
+                let mut request = image(&[], &["sh"]);
+                if let Some(defaults) = &mut request.image {
+                    defaults.user = image_user.map(str::to_owned);
+                }
+                request.run_as_user = run_as_user;
+                request.run_as_group = run_as_group;
+                resolve(&CommandSpec::default(), &request, &open(&root))
+                    .unwrap()
+                    .user
+            };
+        // A UID's group comes from the image's /etc/passwd, else 0.
+        assert_eq!(
+            user(Some(1000), None, None),
+            Some(User {
+                uid: 1000,
+                gid: 1001
+            })
+        );
+        assert_eq!(
+            user(Some(4242), None, Some("app")),
+            Some(User { uid: 4242, gid: 0 })
+        );
+        assert_eq!(
+            user(Some(4242), Some(7), None),
+            Some(User { uid: 4242, gid: 7 })
+        );
+        // A group alone changes the image's user's group, or root's.
+        assert_eq!(
+            user(None, Some(7), Some("app")),
+            Some(User { uid: 1000, gid: 7 })
+        );
+        assert_eq!(user(None, Some(7), None), Some(User { uid: 0, gid: 7 }));
+        assert_eq!(user(None, None, None), None);
     }
 
     #[test]
