@@ -24,6 +24,42 @@ pub enum Error {
         "sandbox needs root (CAP_SYS_ADMIN) to create, join and pin namespaces: run it as root"
     )]
     NotPrivileged,
+    /// A Pod manifest `play` cannot run: it does not parse, does not fit the Pod schema, or
+    /// holds invalid values. Every problem is named by its line and column or its field path.
+    #[error("{file}: {}", problem_list(problems))]
+    Manifest {
+        /// The manifest's file (`-`: stdin).
+        file: String,
+        /// What is wrong, one line each, starting with where.
+        problems: Vec<String>,
+    },
+    /// A Pod manifest sets fields `play` does not support.
+    #[error(
+        "{file}: {} not supported (--ignore-unsupported runs it without them):\n  {}",
+        if fields.len() == 1 { "a field it sets is" } else { "fields it sets are" },
+        fields.join("\n  ")
+    )]
+    ManifestUnsupported {
+        /// The manifest's file.
+        file: String,
+        /// Each field, `PATH: not supported` (or why its value is not).
+        fields: Vec<String>,
+    },
+    /// An init container of a pod `play` made did not exit 0; the pods are removed.
+    #[error(
+        "init container {container:?} of sandbox {pod:?} exited with code {exit_code}{}",
+        said_suffix(said)
+    )]
+    InitContainerFailed {
+        /// Pod name.
+        pod: String,
+        /// Container name.
+        container: String,
+        /// Its exit code.
+        exit_code: i32,
+        /// The end of what it wrote.
+        said: String,
+    },
     /// The pod name is taken.
     #[error("sandbox {0:?} already exists")]
     PodExists(String),
@@ -380,6 +416,13 @@ fn said_suffix(said: &str) -> String {
         String::new()
     } else {
         format!("; it said: {said}")
+    }
+}
+
+fn problem_list(problems: &[String]) -> String {
+    match problems {
+        [one] => one.clone(),
+        _ => format!("{} problems:\n  {}", problems.len(), problems.join("\n  ")),
     }
 }
 

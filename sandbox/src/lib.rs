@@ -11,7 +11,8 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | verbs, one file each | [`pod`] (create, inspect, stats, exec, stop, rm, and when a pod's network is attached and detached), [`container`] (run, wait, logs, stop, rm), [`images`] (images, rmi) |
+//! | verbs, one file each | [`pod`] (create, inspect, stats, exec, stop, rm, and when a pod's network is attached and detached), [`container`] (run, wait, logs, stop, rm), [`images`] (images, rmi), [`play`] (a manifest's pods up and down) |
+//! | manifests | [`manifest`] (Kubernetes Pods read, checked field by field, and translated) |
 //! | how a container runs | [`runtime`] (the `Runtime` seam; [`runtime::monitor`] for processes, [`runtime::oci`] for OCI containers) |
 //! | networks | [`network`] (CNI lists, plugin execution, ADD/DEL chains, host-local reservations) |
 //! | images | [`image`] (references, verified layouts, unpacked layers, the store) |
@@ -36,7 +37,9 @@ pub mod image;
 pub mod images;
 pub mod kill;
 pub mod limits;
+pub mod manifest;
 pub mod network;
+pub mod play;
 pub mod pod;
 pub mod policy;
 pub mod runtime;

@@ -239,7 +239,7 @@ impl Host {
 
 /// Checks a hostname: 1–64 characters, labels of letters, digits, '-' and '_' separated by
 /// dots. `from_name`: it was not given, and the pod name stands in for it.
-fn validate_hostname(hostname: &str, from_name: bool) -> Result<()> {
+pub(crate) fn validate_hostname(hostname: &str, from_name: bool) -> Result<()> {
     let ok = !hostname.is_empty()
         && hostname.len() <= 64
         && hostname.split('.').all(|label| {

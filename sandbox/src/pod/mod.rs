@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use self::create::validate_hostname;
 pub use self::network::{NETWORK_LOCK_PATIENCE, Released};
 pub use self::stats::PodStats;
 use crate::container::{CgroupStatus, ContainerStatus};
