@@ -8,6 +8,7 @@ mod images;
 mod inspect;
 pub mod logger;
 mod logs;
+mod play;
 mod ps;
 mod rm;
 mod rmi;
@@ -118,6 +119,10 @@ pub enum Command {
     Images(images::Args),
     /// Remove images no container uses.
     Rmi(rmi::Args),
+    /// Run the pods of a Kubernetes manifest (v1 Pods), or stop and remove them (--down), the
+    /// way the kubelet does: init containers first, preStop hooks and the pod's grace period
+    /// at stop.
+    Play(play::Args),
     /// Release the addresses CNI networks (the built-in one and the lists in
     /// --cni-config-dir) still reserve for pods of this state root that are gone, with a CNI
     /// DEL (which also removes the firewall and portmap rules of the address). `create` does it
@@ -149,6 +154,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Images(args) => images::run(&host, args),
         Command::Rmi(args) => rmi::run(&host, args),
         Command::Gc(args) => gc::run(&host, args),
+        Command::Play(args) => play::run(&host, args),
     }
 }
 

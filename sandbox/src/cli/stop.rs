@@ -43,7 +43,9 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
     Ok(0)
 }
 
-fn print_report(report: &StopReport) {
+/// Prints a stop report: each container (its preStop hook, then how it ended), the `exec`
+/// sessions and other processes ended.
+pub fn print_report(report: &StopReport) {
     let name_width = report
         .containers
         .iter()

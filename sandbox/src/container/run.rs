@@ -155,7 +155,7 @@ impl Host {
     }
 
     /// Pulls an image into the store (unpacked once per layer).
-    fn pull_image(&self, text: &str) -> Result<(ImageReference, Image)> {
+    pub(crate) fn pull_image(&self, text: &str) -> Result<(ImageReference, Image)> {
         let reference = ImageReference::parse(text)?;
         let images = ImageStore::new(self.store.images_dir());
         let lock = images.lock()?;

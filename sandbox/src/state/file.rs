@@ -129,6 +129,31 @@ pub(crate) fn open_log_truncated(path: &Path) -> Result<File> {
     .context(|| format!("opening log file {}", path.display()))
 }
 
+/// The last lines of a log (what the last `limit` bytes hold), joined by "; ": what a command
+/// that failed said last.
+pub(crate) fn tail_of_log(path: &Path, limit: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = open_nofollow(OpenOptions::new().read(true), path) else {
+        return String::new();
+    };
+    let length = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if file
+        .seek(SeekFrom::Start(length.saturating_sub(limit)))
+        .is_err()
+    {
+        return String::new();
+    }
+    let mut text = Vec::new();
+    let _ = file.take(limit).read_to_end(&mut text);
+    let text = String::from_utf8_lossy(&text);
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    // The first line of a cut log is a piece of one.
+    if length > limit {
+        lines.next();
+    }
+    lines.collect::<Vec<_>>().join("; ")
+}
+
 /// The first lines of a log, at most `limit` bytes, joined by "; ": what a process that died
 /// at once said (an error comes first; a usage text after it adds little).
 pub(crate) fn head_of_log(path: &Path, limit: u64) -> String {

@@ -14,7 +14,7 @@ pub mod pod;
 
 pub(crate) use file::{
     create_private_dir, head_of_log, is_real_dir, open_log, open_log_truncated, open_regular,
-    read_json, remove_dir_last, write_json,
+    read_json, remove_dir_last, tail_of_log, write_json,
 };
 pub(crate) use layout::STATE_FILE;
 pub use layout::{ContainerPaths, PodPaths};
