@@ -54,7 +54,9 @@ impl Host {
 
     /// Pulls `reference` into the store (under its lock, verified, each layer unpacked once,
     /// as `run --image` does) and gives the image every one of `names`, taking each from the
-    /// image that had it. A pull that fails gives no name.
+    /// image that had it ([`ImageStore::load`]: with names, `reference` is not recorded, so
+    /// `rmi NAME` of an image loaded under one name removes it). A pull that fails gives no
+    /// name.
     pub fn load_image(
         &self,
         reference: &ImageReference,
@@ -62,8 +64,7 @@ impl Host {
     ) -> Result<ImageSummary> {
         let store = ImageStore::new(self.store.images_dir());
         let lock = store.lock()?;
-        let pulled = store.pull(&lock, reference)?;
-        let image = store.tag(&lock, &pulled, names)?;
+        let image = store.load(&lock, reference, names)?;
         drop(lock);
         Ok(summary(image, &self.image_users(false)?))
     }

@@ -35,7 +35,8 @@ pub struct Image {
     /// The OS the image is for.
     pub os: String,
     /// When it was first pulled under its newest reference (RFC 3339): a pull under a
-    /// reference it already has writes nothing.
+    /// reference it already has writes nothing. For an image loaded under names (and no
+    /// reference), when it was first stored.
     pub pulled_at: String,
 }
 
@@ -99,15 +100,11 @@ impl Image {
         self.references.dedup();
     }
 
-    /// Adds `name` (canonical), keeping the list sorted and free of duplicates; whether it
-    /// was new.
-    pub(crate) fn add_name(&mut self, name: &str) -> bool {
-        if self.names.iter().any(|n| n == name) {
-            return false;
-        }
+    /// Adds `name` (canonical), keeping the list sorted and free of duplicates.
+    pub(crate) fn add_name(&mut self, name: &str) {
         self.names.push(name.to_owned());
         self.names.sort();
-        true
+        self.names.dedup();
     }
 
     /// Removes `name`; whether it was there.
@@ -155,8 +152,9 @@ mod tests {
             image.add_reference(r);
         }
         assert_eq!(image.references, ["oci-archive:/z", "oci:/a:v1", "oci:/b"]);
-        assert!(image.add_name("quay.io/b:1") && image.add_name("docker.io/library/a:latest"));
-        assert!(!image.add_name("quay.io/b:1"));
+        for name in ["quay.io/b:1", "docker.io/library/a:latest", "quay.io/b:1"] {
+            image.add_name(name);
+        }
         assert_eq!(image.names, ["docker.io/library/a:latest", "quay.io/b:1"]);
         assert!(image.remove_name("quay.io/b:1") && !image.remove_name("quay.io/b:1"));
         assert_eq!(

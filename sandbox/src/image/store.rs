@@ -23,6 +23,8 @@
 //! Names (`docker.io/library/busybox:latest`, [`ImageName`]) live in the image records: `tag`
 //! gives an image names, each taken first from the image that had it (one atomic record write
 //! each, so a name is on one image at most, even after a crash), and `untag` takes one away.
+//! `load` is a pull that gives names instead of recording the reference, in the image record's
+//! last write, so a load that fails names nothing.
 //!
 //! A removal deletes the image record, then every layer that no remaining record names (so
 //! layers a failed pull left behind go too): each layer directory is first renamed into `tmp/`,
@@ -89,21 +91,49 @@ impl ImageStore {
         Ok(lock)
     }
 
-    /// Pulls `reference` into the store (see the module doc) and returns its record.
+    /// Pulls `reference` into the store (see the module doc), recording the reference, and
+    /// returns its record.
     pub fn pull(&self, lock: &ImageLock, reference: &ImageReference) -> Result<Image> {
+        self.pull_as(lock, reference, &Naming::Reference)
+    }
+
+    /// Pulls `reference` into the store and gives the image `names` ([`ImageStore::tag`]),
+    /// without recording the reference, as `podman load` keeps no file name: the names are
+    /// what the image is known by. The names are given in the pull's last write, so a pull
+    /// that fails gives none. With no names, this is [`ImageStore::pull`].
+    pub fn load(
+        &self,
+        lock: &ImageLock,
+        reference: &ImageReference,
+        names: &[ImageName],
+    ) -> Result<Image> {
+        if names.is_empty() {
+            return self.pull(lock, reference);
+        }
+        let names: Vec<String> = names.iter().map(ImageName::to_string).collect();
+        self.pull_as(lock, reference, &Naming::Names(&names))
+    }
+
+    /// Pulls `reference`, naming the image as `naming` says.
+    fn pull_as(
+        &self,
+        lock: &ImageLock,
+        reference: &ImageReference,
+        naming: &Naming<'_>,
+    ) -> Result<Image> {
         self.check_lock(lock);
         let name = reference.to_string();
         let tag = reference.tag.as_deref();
         match reference.transport {
             Transport::OciLayout => {
                 let layout = Layout::new(&reference.path, &reference.path, &name);
-                self.pull_layout(&layout, &name, tag)
+                self.pull_layout(&layout, &name, tag, naming)
             }
             Transport::OciArchive => {
                 let extracted = TmpDir::create(self.tmp_entry("archive"))?;
                 archive::extract(&reference.path, extracted.path(), &name)?;
                 let layout = Layout::new(extracted.path(), &reference.path, &name);
-                self.pull_layout(&layout, &name, tag)
+                self.pull_layout(&layout, &name, tag, naming)
             }
         }
     }
@@ -194,14 +224,20 @@ impl ImageStore {
             image: image.digest.clone(),
         };
         let hex = sha256_hex(&image.digest).ok_or_else(not_found)?;
-        let mut image = self.read_image(hex)?.ok_or_else(not_found)?;
+        let image = self.read_image(hex)?.ok_or_else(not_found)?;
         let names: Vec<String> = names.iter().map(ImageName::to_string).collect();
+        self.give_names(image, &names)
+    }
+
+    /// Takes each of `names` (canonical) from any other image that has it, then writes
+    /// `image`'s record with them added (see [`ImageStore::tag`]).
+    fn give_names(&self, mut image: Image, names: &[String]) -> Result<Image> {
         for mut other in self.list()? {
             if other.digest == image.digest {
                 continue;
             }
             let mut taken = false;
-            for name in &names {
+            for name in names {
                 taken |= other.remove_name(name);
             }
             if taken {
@@ -209,13 +245,11 @@ impl ImageStore {
                 self.write_image(&other)?;
             }
         }
-        let mut given = false;
-        for name in &names {
-            given |= image.add_name(name);
+        for name in names {
+            image.add_name(name);
         }
-        if given {
-            self.write_image(&image)?;
-        }
+        // Written even when it had every name: a new image's record is this write.
+        self.write_image(&image)?;
         Ok(image)
     }
 
@@ -314,19 +348,27 @@ impl ImageStore {
     }
 
     /// Resolves `name` (`tag`) in `layout` and stores what is missing of it.
-    fn pull_layout(&self, layout: &Layout<'_>, name: &str, tag: Option<&str>) -> Result<Image> {
+    fn pull_layout(
+        &self,
+        layout: &Layout<'_>,
+        name: &str,
+        tag: Option<&str>,
+        naming: &Naming<'_>,
+    ) -> Result<Image> {
         let resolved = layout.resolve(tag)?;
         let hex = sha256_hex(&resolved.digest)
             .ok_or_else(|| layout.invalid(format!("manifest {} is not sha256", resolved.digest)))?;
         if let Some(image) = self.read_image(hex)? {
             if image.layers.iter().all(|diff_id| self.has_layer(diff_id)) {
                 log::debug!("image {name} ({}) is already in the store", image.digest);
-                // Pulled as `name` before: nothing to write (no other image can hold `name`,
-                // record_pull took it from them then). The cost of every cached `run`.
-                if image.references.iter().any(|r| r == name) {
-                    return Ok(image);
-                }
-                return self.record_pull(image, hex, name);
+                return match naming {
+                    // Pulled as `name` before: nothing to write (no other image can hold
+                    // `name`, record_pull took it from them then). The cost of every cached
+                    // `run`.
+                    Naming::Reference if image.references.iter().any(|r| r == name) => Ok(image),
+                    Naming::Reference => self.record_pull(image, hex, name),
+                    Naming::Names(names) => self.give_names(image, names),
+                };
             }
         }
         let config = layout.config(&resolved.manifest)?;
@@ -384,7 +426,16 @@ impl ImageStore {
             os: config.os().to_string(),
             pulled_at: String::new(),
         };
-        self.record_pull(image, hex, name)
+        match naming {
+            Naming::Reference => self.record_pull(image, hex, name),
+            Naming::Names(names) => self.give_names(
+                Image {
+                    pulled_at: now_rfc3339(),
+                    ..image
+                },
+                names,
+            ),
+        }
     }
 
     /// Writes `image` (digest `sha256:<hex>`) with reference `name` added and the pull's time,
@@ -539,6 +590,14 @@ impl ImageStore {
         self.tmp_dir()
             .join(format!("{what}-{}-{n}", std::process::id()))
     }
+}
+
+/// How a pull names the image it stores.
+enum Naming<'a> {
+    /// By the reference pulled (`run --image REF`).
+    Reference,
+    /// By these names, canonical (`load --name`).
+    Names(&'a [String]),
 }
 
 /// A directory under `tmp/`, removed with everything in it when dropped (a pull that fails
@@ -1272,6 +1331,53 @@ mod tests {
             Err(Error::ImageNotFound { .. })
         ));
         assert!(env.store.resolve("x").is_err());
+    }
+
+    #[test]
+    fn load_names_without_the_reference_and_a_failed_load_names_nothing() {
+        let env = Env::new();
+        let one = env.layout.image(&[layer_of(&[("v", "1")])]);
+        let two = env.layout.image(&[layer_of(&[("v", "2")])]);
+        env.layout
+            .index(&[tagged(&one, "one"), tagged(&two, "two")]);
+        let name = ImageName::parse("app:1").unwrap();
+        let reference = |tag| ImageReference::parse(&env.layout.reference(Some(tag))).unwrap();
+        let lock = env.store.lock().unwrap();
+        let first = env
+            .store
+            .load(&lock, &reference("one"), std::slice::from_ref(&name))
+            .unwrap();
+        assert_eq!(first.names, ["docker.io/library/app:1"]);
+        assert!(first.references.is_empty(), "{first:?}");
+        assert!(!first.pulled_at.is_empty());
+        assert_eq!(
+            env.store.get(&first.digest).unwrap().unwrap().names,
+            first.names
+        );
+        // A load that fails (no such tag) takes the name from no one.
+        let err = env
+            .store
+            .load(&lock, &reference("three"), std::slice::from_ref(&name))
+            .unwrap_err();
+        assert!(err.to_string().contains("three"), "{err}");
+        assert_eq!(env.store.resolve("app:1").unwrap().digest, first.digest);
+        // A load of another image under the name moves it; a load without names is a pull.
+        let second = env
+            .store
+            .load(&lock, &reference("two"), std::slice::from_ref(&name))
+            .unwrap();
+        assert_eq!(env.store.resolve("app:1").unwrap().digest, second.digest);
+        assert!(
+            env.store
+                .get(&first.digest)
+                .unwrap()
+                .unwrap()
+                .names
+                .is_empty()
+        );
+        let pulled = env.store.load(&lock, &reference("two"), &[]).unwrap();
+        assert_eq!(pulled.references, [env.layout.reference(Some("two"))]);
+        assert_eq!(pulled.names, ["docker.io/library/app:1"]);
     }
 
     #[test]
