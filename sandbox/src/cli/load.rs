@@ -10,7 +10,8 @@ The image is pulled as `run --image REF` pulls it: under the store's lock, every
 verified, each layer unpacked once. Each NAME is normalized as the kubelet does (busybox is \
 docker.io/library/busybox:latest, busybox:1.36 is docker.io/library/busybox:1.36) and taken \
 from the image that had it, so `run --image NAME` and a Pod manifest's `image: NAME` find this \
-image without pulling. A pull that fails gives no name.
+image without pulling. A pull that fails gives no name. With --name, REF is not kept as a reference (as podman \
+load keeps no file name), so `rmi NAME` of the image's last name removes it.
 
 An image from a registry, copied on a machine that can reach it:
   skopeo copy docker://nginx:1.25 oci-archive:nginx.tar
@@ -50,4 +51,33 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::super::{Cli, Command};
+
+    #[test]
+    fn names_repeat_and_the_reference_is_one_argument() {
+        let cli = Cli::try_parse_from([
+            "sandbox",
+            "load",
+            "oci-archive:/x.tar",
+            "--name",
+            "a",
+            "--name",
+            "quay.io/b:1",
+            "--json",
+        ])
+        .unwrap();
+        let Command::Load(args) = cli.command else {
+            panic!("{:?}", cli.command);
+        };
+        assert_eq!(args.reference, "oci-archive:/x.tar");
+        assert_eq!(args.names, ["a", "quay.io/b:1"]);
+        assert!(args.json);
+        assert!(Cli::try_parse_from(["sandbox", "load"]).is_err());
+    }
 }
