@@ -373,8 +373,19 @@ pub enum Error {
     /// No image in the image store matches a reference or digest.
     #[error("image {image} is not in the image store")]
     ImageNotFound {
-        /// The reference or digest as given.
+        /// The reference or digest as given, or the name made canonical.
         image: String,
+    },
+    /// A container asked for an image by a name that no image in the store has: nothing is
+    /// pulled for a name, so the hint says how to load one.
+    #[error(
+        "image {name:?} is not in the store: load it with `sandbox load oci-archive:FILE --name {given}`"
+    )]
+    ImageNotLoaded {
+        /// The name made canonical (`docker.io/library/nginx:1.25`).
+        name: String,
+        /// The name as given (`nginx:1.25`).
+        given: String,
     },
     /// The host lacks what an operation needs (a cgroup controller, a cgroup file system).
     #[error("{what} is not possible on this host: {reason}")]

@@ -11,7 +11,7 @@
 //!
 //! | layer | modules |
 //! |---|---|
-//! | verbs, one file each | [`pod`] (create, inspect, stats, exec, stop, rm, and when a pod's network is attached and detached), [`container`] (run, wait, logs, stop, rm), [`images`] (images, rmi), [`play`] (a manifest's pods up and down) |
+//! | verbs, one file each | [`pod`] (create, inspect, stats, exec, stop, rm, and when a pod's network is attached and detached), [`container`] (run, wait, logs, stop, rm), [`images`] (load, images, rmi), [`play`] (a manifest's pods up and down) |
 //! | manifests | [`manifest`] (Kubernetes Pods read, checked field by field, and translated) |
 //! | how a container runs | [`runtime`] (the `Runtime` seam; [`runtime::monitor`] for processes, [`runtime::oci`] for OCI containers) |
 //! | networks | [`network`] (CNI lists, plugin execution, ADD/DEL chains, host-local reservations) |

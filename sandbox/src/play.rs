@@ -1,7 +1,8 @@
 //! `play`: a Kubernetes manifest's pods up, and down again (`play --down`), as `podman kube
 //! play` and `kube down` do, and as the kubelet runs and ends them.
 //!
-//! Up, all or nothing: every image is pulled (or found by name) before any pod is made, so a
+//! Up, all or nothing: every image is pulled (or found by name in the store) before any pod is
+//! made, so a
 //! bad image fails first; then pod by pod: `create` (with the manifest's grace period, which
 //! the pod keeps for every later `stop`), each init container run and waited for in order
 //! (one that exits other than 0 fails the play with its code and what it wrote), then the
@@ -42,7 +43,7 @@ impl Host {
         images.sort_unstable();
         images.dedup();
         for image in images {
-            self.pull_image(image)?;
+            self.ensure_image(image)?;
         }
 
         let mut made: Vec<&str> = Vec::new();

@@ -8,6 +8,7 @@ mod control;
 mod faults;
 mod image;
 mod image_definitions;
+mod image_names;
 mod image_store;
 mod multiarch;
 mod network;

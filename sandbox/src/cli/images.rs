@@ -1,4 +1,5 @@
-//! `sandbox images [--json]`: the images unpacked in the store under the state root.
+//! `sandbox images [--json]`: the images unpacked in the store under the state root, with their
+//! names and references.
 
 use sandbox::images::ImageSummary;
 use sandbox::{Host, Result};
@@ -6,7 +7,8 @@ use sandbox::{Host, Result};
 /// `images`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print a JSON array: references, digest, size (bytes) and the containers using each.
+    /// Print a JSON array: names, references, digest, size (bytes) and the containers using
+    /// each.
     #[arg(long)]
     pub json: bool,
 }
@@ -22,16 +24,25 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
 }
 
 fn print_table(images: &[ImageSummary]) {
-    let reference = |image: &ImageSummary| image.references.join(", ");
-    let width = images
-        .iter()
-        .map(|i| reference(i).len())
-        .max()
-        .unwrap_or(0)
-        .max(9);
+    let list = |items: &[String]| match items {
+        [] => "<none>".to_owned(),
+        _ => items.join(", "),
+    };
+    let names = |image: &ImageSummary| list(&image.names);
+    let reference = |image: &ImageSummary| list(&image.references);
+    let column = |cell: &dyn Fn(&ImageSummary) -> String, header: &str| {
+        images
+            .iter()
+            .map(|i| cell(i).len())
+            .max()
+            .unwrap_or(0)
+            .max(header.len())
+    };
+    let name_width = column(&names, "NAMES");
+    let width = column(&reference, "REFERENCE");
     println!(
-        "{:width$}  {:19}  {:>10}  CONTAINERS",
-        "REFERENCE", "DIGEST", "SIZE"
+        "{:name_width$}  {:width$}  {:19}  {:>10}  CONTAINERS",
+        "NAMES", "REFERENCE", "DIGEST", "SIZE"
     );
     for image in images {
         let digest = image
@@ -39,7 +50,8 @@ fn print_table(images: &[ImageSummary]) {
             .strip_prefix("sha256:")
             .unwrap_or(&image.digest);
         println!(
-            "{:width$}  {:19}  {:>10}  {}",
+            "{:name_width$}  {:width$}  {:19}  {:>10}  {}",
+            names(image),
             reference(image),
             format!("sha256:{}", &digest[..digest.len().min(12)]),
             human_size(image.size),

@@ -6,6 +6,7 @@ mod exec;
 mod gc;
 mod images;
 mod inspect;
+mod load;
 pub mod logger;
 mod logs;
 mod play;
@@ -115,9 +116,12 @@ pub enum Command {
     /// Remove a pod (detach it from its network, unmount its namespaces, delete its state), or
     /// some of its exited containers.
     Rm(rm::Args),
-    /// List the images unpacked in the store, and the containers using each.
+    /// Pull an image (oci:DIR, oci-archive:FILE) into the store and give it names (nginx:1.25)
+    /// that `run --image` finds without pulling.
+    Load(load::Args),
+    /// List the images unpacked in the store: names, references, and the containers using each.
     Images(images::Args),
-    /// Remove images no container uses.
+    /// Take names from images, or remove images no container uses.
     Rmi(rmi::Args),
     /// Run the pods of a Kubernetes manifest (v1 Pods), or stop and remove them (--down), the
     /// way the kubelet does: init containers first, preStop hooks and the pod's grace period
@@ -151,6 +155,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Logs(args) => logs::run(&host, args),
         Command::Stop(args) => stop::run(&host, args),
         Command::Rm(args) => rm::run(&host, args),
+        Command::Load(args) => load::run(&host, args),
         Command::Images(args) => images::run(&host, args),
         Command::Rmi(args) => rmi::run(&host, args),
         Command::Gc(args) => gc::run(&host, args),

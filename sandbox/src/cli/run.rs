@@ -1,4 +1,4 @@
-//! `sandbox run POD --name C [--image REF | --rootfs DIR] [OPTIONS] [-- CMD]`: start a
+//! `sandbox run POD --name C [--image IMAGE | --rootfs DIR] [OPTIONS] [-- CMD]`: start a
 //! container, print its name.
 
 use std::path::PathBuf;
@@ -23,8 +23,9 @@ pub struct Args {
     #[arg(long = "name")]
     pub name: String,
     /// Run an OCI image: `oci:DIR[:TAG]` (an OCI image layout, as skopeo and umoci write it) or
-    /// `oci-archive:FILE[:TAG]`. Its layers are unpacked once into the store under --root.
-    #[arg(long, value_name = "REF", conflicts_with = "rootfs")]
+    /// `oci-archive:FILE[:TAG]`, pulled (its layers unpacked once into the store under --root);
+    /// or the name (`nginx:1.25`, see `sandbox load`) or digest of an image in the store.
+    #[arg(long, value_name = "IMAGE", conflicts_with = "rootfs")]
     pub image: Option<String>,
     /// Use a directory as the container's root file system (as it is: what the container
     /// writes goes there).

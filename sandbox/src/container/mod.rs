@@ -59,7 +59,9 @@ pub struct OciOptions {
 /// Where an OCI container's root file system comes from, as `run` was told.
 #[derive(Clone, Debug)]
 pub enum RootfsOption {
-    /// An image reference (`oci:DIR[:TAG]`, `oci-archive:FILE[:TAG]`).
+    /// An image as [`crate::image::ImageQuery`] reads it: a reference (`oci:DIR[:TAG]`,
+    /// `oci-archive:FILE[:TAG]`), pulled; or a digest or a name (`nginx:1.25`) of an image in
+    /// the store.
     Image(String),
     /// A directory of the host.
     Directory(std::path::PathBuf),

@@ -1,9 +1,10 @@
 //! `run`: start a container in a running pod.
 //!
-//! [image: pull it under the image store's lock alone, so that an unpack never holds the pod's]
-//! → lock → check the pod runs and open its pinned namespaces → for an OCI container, find the
-//! runtime and check the image is still in the store (under the store's lock, held until the
-//! container's record names the image, so `rmi` cannot remove it in between) → record
+//! [image reference: pull it under the image store's lock alone, so that an unpack never holds
+//! the pod's] → lock → check the pod runs and open its pinned namespaces → for an OCI
+//! container, find the runtime and check the image is still in the store, or for an image
+//! name or digest look it up (nothing is pulled for those), under the store's lock, held until
+//! the container's record names the image, so `rmi` cannot remove it in between → record
 //! `creating` → the runtime starts the process (recording each process before it may run) →
 //! record `running`.
 //! A failure removes what was made (processes by verified pidfd, the runtime's state and mounts,
@@ -13,7 +14,7 @@
 use super::{Container, ContainerStatus, OciOptions, RootfsOption, RunOptions};
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::image::{Image, ImageLock, ImageReference, ImageStore};
+use crate::image::{Image, ImageLock, ImageQuery, ImageReference, ImageStore};
 use crate::runtime::oci::{self, process::OciRequest};
 use crate::runtime::{self, Launch};
 use crate::state::container::{
@@ -24,6 +25,11 @@ use crate::state::{self, validate_name};
 
 impl Host {
     /// Starts a container in a running pod. Returns once its command has been exec'd.
+    ///
+    /// An image ([`RootfsOption::Image`]) is read as [`ImageQuery`] reads it: a reference
+    /// (`oci:`, `oci-archive:`) is pulled; a digest or a name (`nginx:1.25`) is only looked up
+    /// in the store, and a name no image has is [`Error::ImageNotLoaded`]. The container's
+    /// record names the image by its canonical reference or name, or by its digest.
     pub fn run_container(&self, pod: &str, options: &RunOptions) -> Result<ContainerStatus> {
         validate_name("container name", &options.name)?;
         match options.oci {
@@ -38,11 +44,14 @@ impl Host {
             Some(OciOptions {
                 rootfs: RootfsOption::Image(text),
                 ..
-            }) => {
-                // Not for a pod that is missing or stopped (checked again under its lock).
-                state::pod::load(&pod_paths)?.require_running(&self.boot_id)?;
-                Some(self.pull_image(text)?)
-            }
+            }) => match ImageQuery::parse(text)? {
+                ImageQuery::Reference(reference) => {
+                    // Not for a pod that is missing or stopped (checked again under its lock).
+                    state::pod::load(&pod_paths)?.require_running(&self.boot_id)?;
+                    Some(self.pull_image(reference)?)
+                }
+                ImageQuery::Digest(_) | ImageQuery::Name(_) => None,
+            },
             _ => None,
         };
         let _lock = self.store.lock_pod(pod)?;
@@ -155,18 +164,30 @@ impl Host {
     }
 
     /// Pulls an image into the store (unpacked once per layer).
-    pub(crate) fn pull_image(&self, text: &str) -> Result<(ImageReference, Image)> {
-        let reference = ImageReference::parse(text)?;
+    pub(crate) fn pull_image(&self, reference: ImageReference) -> Result<(ImageReference, Image)> {
         let images = ImageStore::new(self.store.images_dir());
         let lock = images.lock()?;
         let image = images.pull(&lock, &reference)?;
         Ok((reference, image))
     }
 
-    /// Finds the OCI runtime and the root file system of an OCI container. For an image
-    /// (`pulled` before the pod's lock was taken), `image_lock` keeps it in the store until the
-    /// caller's record names it; it is pulled again if an `rmi` removed it meanwhile. Nothing
-    /// of the container exists yet.
+    /// Makes sure image `text` is in the store, as `run` would find it: pulls a reference,
+    /// looks up a name or a digest (a name no image has is [`Error::ImageNotLoaded`]).
+    pub(crate) fn ensure_image(&self, text: &str) -> Result<()> {
+        match ImageQuery::parse(text)? {
+            ImageQuery::Reference(reference) => self.pull_image(reference).map(drop),
+            query => {
+                let images = ImageStore::new(self.store.images_dir());
+                find_stored(&images, &query, text).map(drop)
+            }
+        }
+    }
+
+    /// Finds the OCI runtime and the root file system of an OCI container. For an image,
+    /// `image_lock` keeps it in the store until the caller's record names it: one given by
+    /// reference (`pulled` before the pod's lock was taken) is pulled again if an `rmi` removed
+    /// it meanwhile; one given by name or digest is looked up under that lock (gone is gone).
+    /// Nothing of the container exists yet.
     fn prepare_oci(
         &self,
         pod: &PodRecord,
@@ -194,24 +215,38 @@ impl Host {
         };
         let rootfs = match &oci_options.rootfs {
             RootfsOption::Image(text) => {
-                let (reference, pulled) = match pulled {
-                    Some(pulled) => pulled.clone(),
-                    None => self.pull_image(text)?,
-                };
                 let images = ImageStore::new(self.store.images_dir());
-                let lock = images.lock()?;
-                // Under the store's lock, an image whose record is there has all its layers
-                // (rmi removes the record first).
-                let image = match images.get(&pulled.digest)? {
-                    Some(image) => image,
-                    None => images.pull(&lock, &reference)?,
+                let (source, image, lock) = match ImageQuery::parse(text)? {
+                    ImageQuery::Reference(reference) => {
+                        let (reference, pulled) = match pulled {
+                            Some(pulled) => pulled.clone(),
+                            None => self.pull_image(reference)?,
+                        };
+                        let lock = images.lock()?;
+                        // Under the store's lock, an image whose record is there has all its
+                        // layers (rmi removes the record first).
+                        let image = match images.get(&pulled.digest)? {
+                            Some(image) => image,
+                            None => images.pull(&lock, &reference)?,
+                        };
+                        (reference.to_string(), image, lock)
+                    }
+                    query => {
+                        let lock = images.lock()?;
+                        let image = find_stored(&images, &query, text)?;
+                        let source = match &query {
+                            ImageQuery::Name(name) => name.to_string(),
+                            _ => image.digest.clone(),
+                        };
+                        (source, image, lock)
+                    }
                 };
                 *image_lock = Some(lock);
-                request.image_name = reference.to_string();
+                request.image_name = source.clone();
                 request.layers = images.layer_dirs(&image);
                 request.image = Some(image.config.clone());
                 RootfsSource::Image {
-                    reference: reference.to_string(),
+                    reference: source,
                     digest: image.digest,
                 }
             }
@@ -238,4 +273,15 @@ impl Host {
         oci::delete(&record)?;
         Ok((record, request))
     }
+}
+
+/// The stored image a name or digest (`query`, read from `text`) names.
+fn find_stored(images: &ImageStore, query: &ImageQuery, text: &str) -> Result<Image> {
+    images.find(query).map_err(|error| match (error, query) {
+        (Error::ImageNotFound { .. }, ImageQuery::Name(name)) => Error::ImageNotLoaded {
+            name: name.to_string(),
+            given: text.to_owned(),
+        },
+        (error, _) => error,
+    })
 }

@@ -1,5 +1,5 @@
 //! The image store's lock: `flock(2)` (exclusive) on `<store>/lock`, held by every command that
-//! changes the store (pull, remove) from its first read to its last write. Readers (`list`,
+//! changes the store (pull, tag, untag, remove) from its first read to its last write. Readers (`list`,
 //! `get`, `resolve`) take no lock: every record is replaced atomically by a rename.
 //!
 //! The lock file is never removed, so unlike a pod's lock (`state::lock`) a waiter need not

@@ -1,12 +1,15 @@
 //! A local store of OCI images: turns an image reference (`oci:DIR[:TAG]`,
 //! `oci-archive:FILE[:TAG]`) into verified, content-addressed layers, unpacked once each and
-//! ready to be stacked by overlayfs ([`ImageStore::layer_dirs`] gives the `lowerdir` order).
+//! ready to be stacked by overlayfs ([`ImageStore::layer_dirs`] gives the `lowerdir` order), and
+//! finds them again by reference, digest or name (`nginx:1.25`, as a Pod manifest writes it).
 //!
 //! One concept per file:
 //!
 //! | file | concept |
 //! |---|---|
 //! | `reference` | the reference syntax (skopeo's) and its canonical form |
+//! | `name` | image names (Docker's reference grammar), normalized as the kubelet does |
+//! | `query` | how a user's text names a stored image: reference, digest or name |
 //! | `layout` | reading an OCI image layout: tag → (nested index →) manifest → config, every blob verified |
 //! | `platform` | the host's OS/architecture in OCI names, and matching images against it |
 //! | `digest` | sha256 digests, and a reader that hashes what streams through it |
@@ -16,7 +19,7 @@
 //! | `archive` | `oci-archive:` extracted into the store's `tmp/` |
 //! | `record` | the image and layer records |
 //! | `lock` | the store's `flock` |
-//! | `store` | the store: layout on disk, pull, list, get, resolve, remove |
+//! | `store` | the store: layout on disk, pull, list, get, resolve, tag, untag, remove |
 //!
 //! Everything read is checked: blob sizes and sha256 digests against their descriptors, the
 //! uncompressed layers against the config's diff_ids, the platform against the host. A pull
@@ -28,7 +31,9 @@ mod digest;
 mod layer;
 mod layout;
 mod lock;
+mod name;
 mod platform;
+mod query;
 mod record;
 mod reference;
 mod store;
@@ -39,6 +44,8 @@ mod whiteout;
 mod fixture;
 
 pub use lock::ImageLock;
+pub use name::{ImageName, MAX_REPOSITORY_LEN};
+pub use query::{ImageQuery, has_transport};
 pub use record::{Image, ImageDefaults};
 pub use reference::{ImageReference, Transport};
 pub use store::{ImageStore, MIN_DIGEST_PREFIX};

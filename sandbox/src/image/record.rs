@@ -18,6 +18,12 @@ pub struct Image {
     /// The canonical references it was pulled as, sorted, without duplicates. A pull adds one;
     /// a pull that finds the same reference naming another image takes it from this one.
     pub references: Vec<String>,
+    /// The canonical names it was given (`docker.io/library/busybox:latest`, see
+    /// [`super::ImageName`]), sorted, without duplicates. A name is on one image at most:
+    /// giving it to another takes it from this one. Missing in records written before images
+    /// had names.
+    #[serde(default)]
+    pub names: Vec<String>,
     /// What the runtime needs from the image config.
     pub config: ImageDefaults,
     /// The layers' diff_ids (sha256 of the uncompressed tars), bottom layer first.
@@ -29,7 +35,8 @@ pub struct Image {
     /// The OS the image is for.
     pub os: String,
     /// When it was first pulled under its newest reference (RFC 3339): a pull under a
-    /// reference it already has writes nothing.
+    /// reference it already has writes nothing. For an image loaded under names (and no
+    /// reference), when it was first stored.
     pub pulled_at: String,
 }
 
@@ -92,6 +99,25 @@ impl Image {
         self.references.sort();
         self.references.dedup();
     }
+
+    /// Adds `name` (canonical), keeping the list sorted and free of duplicates.
+    pub(crate) fn add_name(&mut self, name: &str) {
+        self.names.push(name.to_owned());
+        self.names.sort();
+        self.names.dedup();
+    }
+
+    /// Removes `name`; whether it was there.
+    pub(crate) fn remove_name(&mut self, name: &str) -> bool {
+        let before = self.names.len();
+        self.names.retain(|n| n != name);
+        self.names.len() != before
+    }
+
+    /// How the image is listed first: its first name, else its first reference.
+    pub(crate) fn label(&self) -> Option<&String> {
+        self.names.first().or(self.references.first())
+    }
 }
 
 /// The record of one unpacked layer, written after its directory is in place.
@@ -114,6 +140,7 @@ mod tests {
         let mut image = Image {
             digest: String::new(),
             references: vec![],
+            names: vec![],
             config: ImageDefaults::default(),
             layers: vec![],
             size: 0,
@@ -125,5 +152,24 @@ mod tests {
             image.add_reference(r);
         }
         assert_eq!(image.references, ["oci-archive:/z", "oci:/a:v1", "oci:/b"]);
+        for name in ["quay.io/b:1", "docker.io/library/a:latest", "quay.io/b:1"] {
+            image.add_name(name);
+        }
+        assert_eq!(image.names, ["docker.io/library/a:latest", "quay.io/b:1"]);
+        assert!(image.remove_name("quay.io/b:1") && !image.remove_name("quay.io/b:1"));
+        assert_eq!(
+            image.label().map(String::as_str),
+            Some("docker.io/library/a:latest")
+        );
+    }
+
+    #[test]
+    fn a_record_from_before_names_reads_with_none() {
+        let old = r#"{"digest": "sha256:00", "references": ["oci:/a"], "config": {},
+            "layers": [], "size": 1, "architecture": "amd64", "os": "linux",
+            "pulled_at": "2024-01-01T00:00:00Z"}"#;
+        let image: Image = serde_json::from_str(old).unwrap();
+        assert!(image.names.is_empty());
+        assert_eq!(image.label().map(String::as_str), Some("oci:/a"));
     }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Context, Error, Result};
 
 /// What the user is told when a reference is not one of ours.
-const SUPPORTED: &str = "supported references are oci:DIR[:TAG] (an OCI image layout directory) \
+pub(super) const SUPPORTED: &str = "supported references are oci:DIR[:TAG] (an OCI image layout directory) \
                          and oci-archive:FILE[:TAG] (a tar of one)";
 
 /// Where an image is read from.

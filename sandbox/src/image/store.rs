@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! <dir>/                       0700
-//!   lock                       flock(2), exclusive for pull and remove (`lock`)
+//!   lock                       flock(2), exclusive for pull, tag, untag and remove (`lock`)
 //!   layers/<hex>/              one unpacked layer; <hex> of its diff_id
 //!   layers/<hex>.json          {diff_id, size, unpacked_at}, written after the directory
 //!   images/<hex>.json          an image record (`Image`); <hex> of its manifest digest
@@ -20,6 +20,12 @@
 //! uses. A layer directory without its record (a pull killed between the two) is unpacked
 //! again, since its size is not known.
 //!
+//! Names (`docker.io/library/busybox:latest`, [`ImageName`]) live in the image records: `tag`
+//! gives an image names, each taken first from the image that had it (one atomic record write
+//! each, so a name is on one image at most, even after a crash), and `untag` takes one away.
+//! `load` is a pull that gives names instead of recording the reference, in the image record's
+//! last write, so a load that fails names nothing.
+//!
 //! A removal deletes the image record, then every layer that no remaining record names (so
 //! layers a failed pull left behind go too): each layer directory is first renamed into `tmp/`,
 //! so it disappears at once, then its record is removed, then the directory.
@@ -33,6 +39,8 @@ use super::digest::{is_lower_hex, sha256_hex};
 use super::layer;
 use super::layout::Layout;
 use super::lock::ImageLock;
+use super::name::ImageName;
+use super::query::ImageQuery;
 use super::record::{Image, ImageDefaults, LayerRecord};
 use super::reference::{ImageReference, Transport};
 use super::unpack::make_dir;
@@ -83,27 +91,55 @@ impl ImageStore {
         Ok(lock)
     }
 
-    /// Pulls `reference` into the store (see the module doc) and returns its record.
+    /// Pulls `reference` into the store (see the module doc), recording the reference, and
+    /// returns its record.
     pub fn pull(&self, lock: &ImageLock, reference: &ImageReference) -> Result<Image> {
+        self.pull_as(lock, reference, &Naming::Reference)
+    }
+
+    /// Pulls `reference` into the store and gives the image `names` ([`ImageStore::tag`]),
+    /// without recording the reference, as `podman load` keeps no file name: the names are
+    /// what the image is known by. The names are given in the pull's last write, so a pull
+    /// that fails gives none. With no names, this is [`ImageStore::pull`].
+    pub fn load(
+        &self,
+        lock: &ImageLock,
+        reference: &ImageReference,
+        names: &[ImageName],
+    ) -> Result<Image> {
+        if names.is_empty() {
+            return self.pull(lock, reference);
+        }
+        let names: Vec<String> = names.iter().map(ImageName::to_string).collect();
+        self.pull_as(lock, reference, &Naming::Names(&names))
+    }
+
+    /// Pulls `reference`, naming the image as `naming` says.
+    fn pull_as(
+        &self,
+        lock: &ImageLock,
+        reference: &ImageReference,
+        naming: &Naming<'_>,
+    ) -> Result<Image> {
         self.check_lock(lock);
         let name = reference.to_string();
         let tag = reference.tag.as_deref();
         match reference.transport {
             Transport::OciLayout => {
                 let layout = Layout::new(&reference.path, &reference.path, &name);
-                self.pull_layout(&layout, &name, tag)
+                self.pull_layout(&layout, &name, tag, naming)
             }
             Transport::OciArchive => {
                 let extracted = TmpDir::create(self.tmp_entry("archive"))?;
                 archive::extract(&reference.path, extracted.path(), &name)?;
                 let layout = Layout::new(extracted.path(), &reference.path, &name);
-                self.pull_layout(&layout, &name, tag)
+                self.pull_layout(&layout, &name, tag, naming)
             }
         }
     }
 
-    /// Every image in the store, sorted by first reference (then digest). A store that does
-    /// not exist is empty.
+    /// Every image in the store, sorted by first name, else first reference (then digest). A
+    /// store that does not exist is empty.
     pub fn list(&self) -> Result<Vec<Image>> {
         let dir = self.images_dir();
         if !is_real_dir(&dir)? {
@@ -124,9 +160,7 @@ impl ImageStore {
                 images.push(image);
             }
         }
-        images.sort_by(|a, b| {
-            (a.references.first(), &a.digest).cmp(&(b.references.first(), &b.digest))
-        });
+        images.sort_by(|a, b| (a.label(), &a.digest).cmp(&(b.label(), &b.digest)));
         Ok(images)
     }
 
@@ -140,28 +174,103 @@ impl ImageStore {
     }
 
     /// Finds an image by a reference (parsed and made canonical first, then matched exactly),
-    /// by its full digest, or by a hex prefix of its digest of at least 12 digits (`sha256:`
-    /// optional). [`Error::ImageNotFound`] when nothing matches; a prefix that matches several
-    /// images is [`Error::ImageInvalid`], naming them.
+    /// by its full digest, by a hex prefix of its digest of at least 12 digits (`sha256:`
+    /// optional), or by a name (parsed and normalized first), read in that order
+    /// ([`ImageQuery`]). [`Error::ImageNotFound`] when nothing matches; a prefix that matches
+    /// several images is [`Error::ImageInvalid`], naming them.
     pub fn resolve(&self, reference_or_digest: &str) -> Result<Image> {
-        let input = reference_or_digest;
+        self.find(&ImageQuery::parse(reference_or_digest)?)
+    }
+
+    /// Finds the image `query` names (see [`ImageStore::resolve`]).
+    pub fn find(&self, query: &ImageQuery) -> Result<Image> {
+        match query {
+            ImageQuery::Reference(reference) => {
+                let canonical = reference.to_string();
+                // Two records hold a reference only if a pull died between writing the new
+                // one and taking the reference from the old: the newer pull is the one that
+                // counts.
+                self.list()?
+                    .into_iter()
+                    .filter(|image| image.references.contains(&canonical))
+                    .max_by(|a, b| a.pulled_at.cmp(&b.pulled_at))
+                    .ok_or(Error::ImageNotFound { image: canonical })
+            }
+            ImageQuery::Name(name) => self.named(name)?.ok_or_else(|| Error::ImageNotFound {
+                image: name.to_string(),
+            }),
+            ImageQuery::Digest(input) => self.find_digest(input),
+        }
+    }
+
+    /// The image that holds `name`, if any.
+    pub fn named(&self, name: &ImageName) -> Result<Option<Image>> {
+        let canonical = name.to_string();
+        // `tag` takes a name from its holder before giving it, so at most one record has it.
+        Ok(self
+            .list()?
+            .into_iter()
+            .find(|image| image.names.contains(&canonical)))
+    }
+
+    /// Gives `image` every one of `names`, taking each from the image that had it (as
+    /// `docker tag` and `podman load` do). Each name is first taken from its old holder, then
+    /// given to `image` in one atomic write of its record: a command killed in between leaves
+    /// the name on no image, never on two. Returns the record as written.
+    /// [`Error::ImageNotFound`] if the store has no record of `image`.
+    pub fn tag(&self, lock: &ImageLock, image: &Image, names: &[ImageName]) -> Result<Image> {
+        self.check_lock(lock);
+        let not_found = || Error::ImageNotFound {
+            image: image.digest.clone(),
+        };
+        let hex = sha256_hex(&image.digest).ok_or_else(not_found)?;
+        let image = self.read_image(hex)?.ok_or_else(not_found)?;
+        let names: Vec<String> = names.iter().map(ImageName::to_string).collect();
+        self.give_names(image, &names)
+    }
+
+    /// Takes each of `names` (canonical) from any other image that has it, then writes
+    /// `image`'s record with them added (see [`ImageStore::tag`]).
+    fn give_names(&self, mut image: Image, names: &[String]) -> Result<Image> {
+        for mut other in self.list()? {
+            if other.digest == image.digest {
+                continue;
+            }
+            let mut taken = false;
+            for name in names {
+                taken |= other.remove_name(name);
+            }
+            if taken {
+                log::debug!("names {names:?} taken from {}", other.digest);
+                self.write_image(&other)?;
+            }
+        }
+        for name in names {
+            image.add_name(name);
+        }
+        // Written even when it had every name: a new image's record is this write.
+        self.write_image(&image)?;
+        Ok(image)
+    }
+
+    /// Takes `name` from the image that has it; [`Error::ImageNotFound`] if none has.
+    /// Returns that image's record as written.
+    pub fn untag(&self, lock: &ImageLock, name: &ImageName) -> Result<Image> {
+        self.check_lock(lock);
+        let mut image = self.named(name)?.ok_or_else(|| Error::ImageNotFound {
+            image: name.to_string(),
+        })?;
+        image.remove_name(&name.to_string());
+        self.write_image(&image)?;
+        Ok(image)
+    }
+
+    /// The image with the full digest, or the unique digest prefix, `input` (`sha256:`
+    /// optional).
+    fn find_digest(&self, input: &str) -> Result<Image> {
         let not_found = || Error::ImageNotFound {
             image: input.to_owned(),
         };
-        let is_reference = [Transport::OciLayout, Transport::OciArchive]
-            .iter()
-            .any(|t| input.starts_with(&format!("{}:", t.name())));
-        if is_reference {
-            let canonical = ImageReference::parse(input)?.to_string();
-            // Two records hold a reference only if a pull died between writing the new one
-            // and taking the reference from the old: the newer pull is the one that counts.
-            return self
-                .list()?
-                .into_iter()
-                .filter(|image| image.references.contains(&canonical))
-                .max_by(|a, b| a.pulled_at.cmp(&b.pulled_at))
-                .ok_or_else(not_found);
-        }
         let hex = input.strip_prefix("sha256:").unwrap_or(input);
         if !is_lower_hex(hex) || hex.len() < MIN_DIGEST_PREFIX || hex.len() > 64 {
             return Err(not_found());
@@ -190,6 +299,15 @@ impl ImageStore {
                 ),
             }),
         }
+    }
+
+    /// Writes `image`'s record (atomically).
+    fn write_image(&self, image: &Image) -> Result<()> {
+        let hex = sha256_hex(&image.digest).ok_or_else(|| Error::ImageInvalid {
+            image: image.digest.clone(),
+            reason: "not a sha256 digest".to_owned(),
+        })?;
+        write_json(&self.image_record(hex), image)
     }
 
     /// Removes `image`'s record, then every layer that no remaining image uses (see the module
@@ -230,19 +348,27 @@ impl ImageStore {
     }
 
     /// Resolves `name` (`tag`) in `layout` and stores what is missing of it.
-    fn pull_layout(&self, layout: &Layout<'_>, name: &str, tag: Option<&str>) -> Result<Image> {
+    fn pull_layout(
+        &self,
+        layout: &Layout<'_>,
+        name: &str,
+        tag: Option<&str>,
+        naming: &Naming<'_>,
+    ) -> Result<Image> {
         let resolved = layout.resolve(tag)?;
         let hex = sha256_hex(&resolved.digest)
             .ok_or_else(|| layout.invalid(format!("manifest {} is not sha256", resolved.digest)))?;
         if let Some(image) = self.read_image(hex)? {
             if image.layers.iter().all(|diff_id| self.has_layer(diff_id)) {
                 log::debug!("image {name} ({}) is already in the store", image.digest);
-                // Pulled as `name` before: nothing to write (no other image can hold `name`,
-                // record_pull took it from them then). The cost of every cached `run`.
-                if image.references.iter().any(|r| r == name) {
-                    return Ok(image);
-                }
-                return self.record_pull(image, hex, name);
+                return match naming {
+                    // Pulled as `name` before: nothing to write (no other image can hold
+                    // `name`, record_pull took it from them then). The cost of every cached
+                    // `run`.
+                    Naming::Reference if image.references.iter().any(|r| r == name) => Ok(image),
+                    Naming::Reference => self.record_pull(image, hex, name),
+                    Naming::Names(names) => self.give_names(image, names),
+                };
             }
         }
         let config = layout.config(&resolved.manifest)?;
@@ -292,6 +418,7 @@ impl ImageStore {
         let image = Image {
             digest: resolved.digest.clone(),
             references: Vec::new(),
+            names: Vec::new(),
             config: ImageDefaults::of(&config),
             layers: diff_ids.clone(),
             size: sizes.iter().sum(),
@@ -299,7 +426,16 @@ impl ImageStore {
             os: config.os().to_string(),
             pulled_at: String::new(),
         };
-        self.record_pull(image, hex, name)
+        match naming {
+            Naming::Reference => self.record_pull(image, hex, name),
+            Naming::Names(names) => self.give_names(
+                Image {
+                    pulled_at: now_rfc3339(),
+                    ..image
+                },
+                names,
+            ),
+        }
     }
 
     /// Writes `image` (digest `sha256:<hex>`) with reference `name` added and the pull's time,
@@ -454,6 +590,14 @@ impl ImageStore {
         self.tmp_dir()
             .join(format!("{what}-{}-{n}", std::process::id()))
     }
+}
+
+/// How a pull names the image it stores.
+enum Naming<'a> {
+    /// By the reference pulled (`run --image REF`).
+    Reference,
+    /// By these names, canonical (`load --name`).
+    Names(&'a [String]),
 }
 
 /// A directory under `tmp/`, removed with everything in it when dropped (a pull that fails
@@ -1060,10 +1204,9 @@ mod tests {
                 "{missing}"
             );
         }
-        assert!(matches!(
-            env.store.resolve("docker://x"),
-            Err(Error::ImageNotFound { .. })
-        ));
+        // Not a transport the store reads, nor a name: refused, saying what is.
+        let err = env.store.resolve("docker://x").unwrap_err().to_string();
+        assert!(err.contains("oci-archive:FILE[:TAG]"), "{err}");
         assert!(matches!(
             env.store.resolve("oci:"),
             Err(Error::ImageInvalid { .. })
@@ -1115,6 +1258,126 @@ mod tests {
         );
         let old_now = env.store.get(&old_image.digest).unwrap().unwrap();
         assert_eq!(old_now.references, Vec::<String>::new());
+    }
+
+    #[test]
+    fn names_resolve_in_any_spelling_move_between_images_and_untag() {
+        let env = Env::new();
+        let one = env.layout.image(&[layer_of(&[("v", "1")])]);
+        let two = env.layout.image(&[layer_of(&[("v", "2")])]);
+        env.layout
+            .index(&[tagged(&one, "one"), tagged(&two, "two")]);
+        let name = |text: &str| ImageName::parse(text).unwrap();
+        let first = env.pull(&env.layout.reference(Some("one"))).unwrap();
+        let second = env.pull(&env.layout.reference(Some("two"))).unwrap();
+        // One lock for the rest (a second `lock` in this process would wait for it).
+        let lock = env.store.lock().unwrap();
+        let first = env
+            .store
+            .tag(&lock, &first, &[name("busybox"), name("quay.io/a/b:1")])
+            .unwrap();
+        assert_eq!(
+            first.names,
+            ["docker.io/library/busybox:latest", "quay.io/a/b:1"]
+        );
+        for spelling in [
+            "busybox",
+            "busybox:latest",
+            "library/busybox",
+            "docker.io/library/busybox:latest",
+            "quay.io/a/b:1",
+        ] {
+            assert_eq!(
+                env.store.resolve(spelling).unwrap().digest,
+                first.digest,
+                "{spelling}"
+            );
+        }
+        // Another image under the same name takes it; the other name stays.
+        env.store.tag(&lock, &second, &[name("busybox")]).unwrap();
+        assert_eq!(env.store.resolve("busybox").unwrap().digest, second.digest);
+        let first_now = env.store.get(&first.digest).unwrap().unwrap();
+        assert_eq!(first_now.names, ["quay.io/a/b:1"]);
+        // Tagging again changes nothing; listing goes by first name.
+        env.store.tag(&lock, &second, &[name("busybox")]).unwrap();
+        let listed: Vec<String> = env
+            .store
+            .list()
+            .unwrap()
+            .iter()
+            .map(|i| i.digest.clone())
+            .collect();
+        assert_eq!(listed, [second.digest.clone(), first.digest.clone()]);
+        // untag takes one name; a name nobody has is not found.
+        let untagged = env.store.untag(&lock, &name("quay.io/a/b:1")).unwrap();
+        assert_eq!(untagged.digest, first.digest);
+        assert!(untagged.names.is_empty());
+        for missing in ["quay.io/a/b:1", "busybox:2"] {
+            let err = env.store.resolve(missing).unwrap_err();
+            assert!(matches!(err, Error::ImageNotFound { .. }), "{err}");
+            assert!(env.store.untag(&lock, &name(missing)).is_err());
+        }
+        assert!(
+            env.store
+                .resolve("busybox:2")
+                .unwrap_err()
+                .to_string()
+                .contains("docker.io/library/busybox:2")
+        );
+        // An image the store no longer has cannot be named.
+        env.store.remove(&lock, &first).unwrap();
+        assert!(matches!(
+            env.store.tag(&lock, &first, &[name("x")]),
+            Err(Error::ImageNotFound { .. })
+        ));
+        assert!(env.store.resolve("x").is_err());
+    }
+
+    #[test]
+    fn load_names_without_the_reference_and_a_failed_load_names_nothing() {
+        let env = Env::new();
+        let one = env.layout.image(&[layer_of(&[("v", "1")])]);
+        let two = env.layout.image(&[layer_of(&[("v", "2")])]);
+        env.layout
+            .index(&[tagged(&one, "one"), tagged(&two, "two")]);
+        let name = ImageName::parse("app:1").unwrap();
+        let reference = |tag| ImageReference::parse(&env.layout.reference(Some(tag))).unwrap();
+        let lock = env.store.lock().unwrap();
+        let first = env
+            .store
+            .load(&lock, &reference("one"), std::slice::from_ref(&name))
+            .unwrap();
+        assert_eq!(first.names, ["docker.io/library/app:1"]);
+        assert!(first.references.is_empty(), "{first:?}");
+        assert!(!first.pulled_at.is_empty());
+        assert_eq!(
+            env.store.get(&first.digest).unwrap().unwrap().names,
+            first.names
+        );
+        // A load that fails (no such tag) takes the name from no one.
+        let err = env
+            .store
+            .load(&lock, &reference("three"), std::slice::from_ref(&name))
+            .unwrap_err();
+        assert!(err.to_string().contains("three"), "{err}");
+        assert_eq!(env.store.resolve("app:1").unwrap().digest, first.digest);
+        // A load of another image under the name moves it; a load without names is a pull.
+        let second = env
+            .store
+            .load(&lock, &reference("two"), std::slice::from_ref(&name))
+            .unwrap();
+        assert_eq!(env.store.resolve("app:1").unwrap().digest, second.digest);
+        assert!(
+            env.store
+                .get(&first.digest)
+                .unwrap()
+                .unwrap()
+                .names
+                .is_empty()
+        );
+        let pulled = env.store.load(&lock, &reference("two"), &[]).unwrap();
+        assert_eq!(pulled.references, [env.layout.reference(Some("two"))]);
+        assert_eq!(pulled.names, ["docker.io/library/app:1"]);
     }
 
     #[test]

@@ -60,7 +60,8 @@ pub enum RuntimeKind {
 pub enum RootfsSource {
     /// An image of the store: an overlay of its layers and a writable layer of its own.
     Image {
-        /// The reference it was run as.
+        /// What it was run as: its canonical reference (`oci:/dir:tag`) or name
+        /// (`docker.io/library/nginx:1.25`), or its digest.
         reference: String,
         /// Its manifest digest (the store's key).
         digest: String,
