@@ -51,16 +51,16 @@ impl PauseArg {
     /// Parses `PATH` or `PLATFORM=PATH`. A text whose part before the first `=` is not a
     /// platform is a path as a whole.
     pub(crate) fn parse(text: &str) -> std::result::Result<PauseArg, String> {
-        if let Some((prefix, path)) = text.split_once('=') {
-            if let Ok(platform) = Platform::parse(prefix) {
-                if path.is_empty() {
-                    return Err(format!("no path after {prefix}="));
-                }
-                return Ok(PauseArg {
-                    platform: Some(platform),
-                    path: PathBuf::from(path),
-                });
+        if let Some((prefix, path)) = text.split_once('=')
+            && let Ok(platform) = Platform::parse(prefix)
+        {
+            if path.is_empty() {
+                return Err(format!("no path after {prefix}="));
             }
+            return Ok(PauseArg {
+                platform: Some(platform),
+                path: PathBuf::from(path),
+            });
         }
         Ok(PauseArg {
             platform: None,

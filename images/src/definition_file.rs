@@ -251,13 +251,13 @@ fn convert_layer(index: usize, raw: RawLayer, sources: &Path, path: &Path) -> Re
     for (number, entry) in raw.entries.iter().enumerate() {
         for (slash, _) in entry.path.match_indices('/') {
             let ancestor = &entry.path[..slash];
-            if let Some(&(outer, kind)) = listed.get(ancestor) {
-                if !matches!(kind, RawKind::Dir | RawKind::Opaque) {
-                    return Err(invalid(format!(
-                        "{}: inside entries[{outer}] {ancestor:?}, which is {kind}, not a dir",
-                        location(number)
-                    )));
-                }
+            if let Some(&(outer, kind)) = listed.get(ancestor)
+                && !matches!(kind, RawKind::Dir | RawKind::Opaque)
+            {
+                return Err(invalid(format!(
+                    "{}: inside entries[{outer}] {ancestor:?}, which is {kind}, not a dir",
+                    location(number)
+                )));
             }
         }
     }
@@ -422,12 +422,12 @@ fn convert_config(raw: RawConfig) -> std::result::Result<Config, String> {
             return Err(format!("config.Env[{number}] {variable:?}: not NAME=VALUE"));
         }
     }
-    if let Some(dir) = &raw.working_dir {
-        if !dir.starts_with('/') {
-            return Err(format!(
-                "config.WorkingDir {dir:?}: not an absolute path (runtimes need one)"
-            ));
-        }
+    if let Some(dir) = &raw.working_dir
+        && !dir.starts_with('/')
+    {
+        return Err(format!(
+            "config.WorkingDir {dir:?}: not an absolute path (runtimes need one)"
+        ));
     }
     let mut config = Config::default();
     config.set_user(raw.user);

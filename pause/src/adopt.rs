@@ -54,10 +54,10 @@ pub fn wait_for_launcher(launcher: libc::pid_t, pid_file: &CStr) -> libc::pid_t 
     loop {
         let named = read_pid(pid_file);
         // Only a process pause can wait for is one whose end it can record.
-        if let Ok(pid) = named {
-            if sys::is_child(pid) {
-                return pid;
-            }
+        if let Ok(pid) = named
+            && sys::is_child(pid)
+        {
+            return pid;
         }
         loop {
             match sys::peek_children() {

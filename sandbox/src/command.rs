@@ -132,14 +132,14 @@ impl CommandSpec {
                 reason: "the program must not be empty".to_owned(),
             });
         }
-        if let Some(dir) = &self.workdir {
-            if !dir.starts_with('/') {
-                return Err(Error::InvalidInput {
-                    what: "working directory",
-                    value: dir.clone(),
-                    reason: "must be an absolute path".to_owned(),
-                });
-            }
+        if let Some(dir) = &self.workdir
+            && !dir.starts_with('/')
+        {
+            return Err(Error::InvalidInput {
+                what: "working directory",
+                value: dir.clone(),
+                reason: "must be an absolute path".to_owned(),
+            });
         }
         Ok(())
     }

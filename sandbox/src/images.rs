@@ -78,14 +78,14 @@ impl Host {
         // Held across the check and the removal: a `run` records its image under this lock.
         let lock = store.lock()?;
         let image = store.find(&query)?;
-        if let ImageQuery::Name(image_name) = &query {
-            if image.names.len() > 1 || !image.references.is_empty() {
-                let image = store.untag(&lock, image_name)?;
-                return Ok(ImageRemoval::Untagged {
-                    name: image_name.to_string(),
-                    image,
-                });
-            }
+        if let ImageQuery::Name(image_name) = &query
+            && (image.names.len() > 1 || !image.references.is_empty())
+        {
+            let image = store.untag(&lock, image_name)?;
+            return Ok(ImageRemoval::Untagged {
+                name: image_name.to_string(),
+                image,
+            });
         }
         let users: Vec<String> = self
             .image_users(true)?

@@ -374,11 +374,11 @@ fn source_date_epoch_stamps_every_timestamp() {
                 "{layer}"
             );
             assert!(layer.trim().ends_with(" pause"), "{layer}");
-        } else if let Ok(json) = serde_json::from_slice::<Value>(bytes) {
-            if json.get("rootfs").is_some() {
-                assert_eq!(json["created"], "2023-11-14T22:13:20Z");
-                assert_eq!(json["history"][0]["created"], "2023-11-14T22:13:20Z");
-            }
+        } else if let Ok(json) = serde_json::from_slice::<Value>(bytes)
+            && json.get("rootfs").is_some()
+        {
+            assert_eq!(json["created"], "2023-11-14T22:13:20Z");
+            assert_eq!(json["history"][0]["created"], "2023-11-14T22:13:20Z");
         }
     }
     assert!(saw_layer, "no gzip layer among {:?}", blobs.keys());

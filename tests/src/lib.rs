@@ -647,12 +647,12 @@ impl Drop for Pod {
     fn drop(&mut self) {
         let mut pids = Vec::new();
         let inspect = self.sandbox(&["inspect", &self.name]);
-        if inspect.code == Some(0) {
-            if let Ok(value) = serde_json::from_str::<serde_json::Value>(&inspect.stdout) {
-                pids.extend(value["pid"].as_i64());
-                if let Some(containers) = value["containers"].as_array() {
-                    pids.extend(containers.iter().filter_map(|c| c["pid"].as_i64()));
-                }
+        if inspect.code == Some(0)
+            && let Ok(value) = serde_json::from_str::<serde_json::Value>(&inspect.stdout)
+        {
+            pids.extend(value["pid"].as_i64());
+            if let Some(containers) = value["containers"].as_array() {
+                pids.extend(containers.iter().filter_map(|c| c["pid"].as_i64()));
             }
         }
         let removed = self.sandbox(&["rm", "--force", &self.name]);

@@ -114,12 +114,10 @@ fn relay_terminal(
     signals: signal_hook::iterator::Signals,
     interactive: bool,
 ) -> Result<u8> {
-    if interactive {
-        if let Err(error) = spawn_key_relay(&master) {
-            // Without its keys the session is of no use: end it, and say why.
-            log::warn!("{}; ending the session", sandbox::error_chain(&error));
-            let _ = session.launcher().send_signal(libc::SIGKILL);
-        }
+    if interactive && let Err(error) = spawn_key_relay(&master) {
+        // Without its keys the session is of no use: end it, and say why.
+        log::warn!("{}; ending the session", sandbox::error_chain(&error));
+        let _ = session.launcher().send_signal(libc::SIGKILL);
     }
     std::thread::scope(|scope| {
         let relay = std::thread::Builder::new()
@@ -130,10 +128,10 @@ fn relay_terminal(
             let _ = session.launcher().send_signal(libc::SIGKILL);
         }
         let code = wait_forwarding_signals(session, Some(master.as_fd()), signals);
-        if let Ok(relay) = relay {
-            if let Ok(Err(error)) = relay.join() {
-                log::warn!("{}", sandbox::error_chain(&error));
-            }
+        if let Ok(relay) = relay
+            && let Ok(Err(error)) = relay.join()
+        {
+            log::warn!("{}", sandbox::error_chain(&error));
         }
         code
     })
@@ -399,10 +397,10 @@ fn wait_forwarding_signals(
 fn resize(terminal: BorrowedFd<'_>) {
     let ours = pty::window_size(std::io::stdin().as_fd())
         .or_else(|| pty::window_size(std::io::stdout().as_fd()));
-    if let Some(size) = ours {
-        if let Err(error) = pty::set_window_size(terminal, size) {
-            log::warn!("{}", sandbox::error_chain(&error));
-        }
+    if let Some(size) = ours
+        && let Err(error) = pty::set_window_size(terminal, size)
+    {
+        log::warn!("{}", sandbox::error_chain(&error));
     }
 }
 

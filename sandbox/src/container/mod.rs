@@ -186,10 +186,10 @@ impl Container {
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.context(what)?;
-            if let Some(name) = entry.file_name().to_str() {
-                if validate_name("container name", name).is_ok() {
-                    names.push(name.to_owned());
-                }
+            if let Some(name) = entry.file_name().to_str()
+                && validate_name("container name", name).is_ok()
+            {
+                names.push(name.to_owned());
             }
         }
         names.sort();

@@ -171,10 +171,10 @@ impl Host {
                             containers[targets[t].index].record.name
                         );
                         // A main process already gone has a monitor about to record it.
-                        if let Some(process) = &targets[t].process {
-                            if let Err(error) = process.send_signal(libc::SIGKILL) {
-                                log::warn!("{}", crate::error_chain(&error));
-                            }
+                        if let Some(process) = &targets[t].process
+                            && let Err(error) = process.send_signal(libc::SIGKILL)
+                        {
+                            log::warn!("{}", crate::error_chain(&error));
                         }
                     }
                 }

@@ -192,10 +192,10 @@ fn check_domain(domain: &str) -> std::result::Result<(), String> {
         }
         port
     };
-    if let Some(port) = port {
-        if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
-            return bad("the port is not a number");
-        }
+    if let Some(port) = port
+        && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return bad("the port is not a number");
     }
     Ok(())
 }

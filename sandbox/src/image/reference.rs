@@ -78,13 +78,13 @@ impl ImageReference {
         }
         // containers/image reads `oci:DIR:` as no tag.
         let tag = tag.filter(|tag| !tag.is_empty());
-        if let Some(tag) = tag {
-            if !is_valid_tag(tag) {
-                return Err(invalid(format!(
-                    "invalid tag {tag:?}: a tag is letters and digits joined by one of \
+        if let Some(tag) = tag
+            && !is_valid_tag(tag)
+        {
+            return Err(invalid(format!(
+                "invalid tag {tag:?}: a tag is letters and digits joined by one of \
                      '-._:@+' (or \"--\"), in groups separated by '/'"
-                )));
-            }
+            )));
         }
         let path = absolute(Path::new(path))?;
         if path.to_string_lossy().contains(':') {

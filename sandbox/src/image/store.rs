@@ -358,18 +358,18 @@ impl ImageStore {
         let resolved = layout.resolve(tag)?;
         let hex = sha256_hex(&resolved.digest)
             .ok_or_else(|| layout.invalid(format!("manifest {} is not sha256", resolved.digest)))?;
-        if let Some(image) = self.read_image(hex)? {
-            if image.layers.iter().all(|diff_id| self.has_layer(diff_id)) {
-                log::debug!("image {name} ({}) is already in the store", image.digest);
-                return match naming {
-                    // Pulled as `name` before: nothing to write (no other image can hold
-                    // `name`, record_pull took it from them then). The cost of every cached
-                    // `run`.
-                    Naming::Reference if image.references.iter().any(|r| r == name) => Ok(image),
-                    Naming::Reference => self.record_pull(image, hex, name),
-                    Naming::Names(names) => self.give_names(image, names),
-                };
-            }
+        if let Some(image) = self.read_image(hex)?
+            && image.layers.iter().all(|diff_id| self.has_layer(diff_id))
+        {
+            log::debug!("image {name} ({}) is already in the store", image.digest);
+            return match naming {
+                // Pulled as `name` before: nothing to write (no other image can hold
+                // `name`, record_pull took it from them then). The cost of every cached
+                // `run`.
+                Naming::Reference if image.references.iter().any(|r| r == name) => Ok(image),
+                Naming::Reference => self.record_pull(image, hex, name),
+                Naming::Names(names) => self.give_names(image, names),
+            };
         }
         let config = layout.config(&resolved.manifest)?;
         let descriptors = resolved.manifest.layers();

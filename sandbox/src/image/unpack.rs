@@ -130,17 +130,17 @@ fn refuse_overlay_xattrs<R: Read>(
     };
     for extension in extensions {
         let extension = extension.context(reading)?;
-        if let Ok(key) = extension.key() {
-            if key.starts_with(OVERLAY_XATTR) {
-                return Err(Error::ImageInvalid {
-                    image: image.to_owned(),
-                    reason: format!(
-                        "layer {layer}: entry {} sets {}, an xattr overlayfs acts on",
-                        path.display(),
-                        &key["SCHILY.xattr.".len()..]
-                    ),
-                });
-            }
+        if let Ok(key) = extension.key()
+            && key.starts_with(OVERLAY_XATTR)
+        {
+            return Err(Error::ImageInvalid {
+                image: image.to_owned(),
+                reason: format!(
+                    "layer {layer}: entry {} sets {}, an xattr overlayfs acts on",
+                    path.display(),
+                    &key["SCHILY.xattr.".len()..]
+                ),
+            });
         }
     }
     Ok(())

@@ -42,12 +42,12 @@ pub(super) fn pod(pod: &Pod, network: Option<&str>) -> Result<(PodPlan, Vec<Stri
         if let Err(error) = crate::pod::validate_hostname(hostname, false) {
             problems.push(format!("spec.hostname: {error}"));
         }
-    } else if !name.is_empty() {
-        if let Err(error) = crate::pod::validate_hostname(&name, true) {
-            problems.push(format!(
-                "metadata.name: {error} (in a manifest: set spec.hostname)"
-            ));
-        }
+    } else if !name.is_empty()
+        && let Err(error) = crate::pod::validate_hostname(&name, true)
+    {
+        problems.push(format!(
+            "metadata.name: {error} (in a manifest: set spec.hostname)"
+        ));
     }
     match spec.restart_policy.as_deref() {
         None | Some("Never") => {}

@@ -209,10 +209,10 @@ impl Host {
                 }
             })
             .map_err(|error| {
-                if let Some(pid) = recorded.get() {
-                    if let Err(cleanup) = exec::remove(&paths, pid) {
-                        log::warn!("{}", crate::error_chain(&cleanup));
-                    }
+                if let Some(pid) = recorded.get()
+                    && let Err(cleanup) = exec::remove(&paths, pid)
+                {
+                    log::warn!("{}", crate::error_chain(&cleanup));
                 }
                 error.within(&place())
             })?;

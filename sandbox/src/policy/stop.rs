@@ -249,11 +249,13 @@ impl StopPlan {
 
         let mut kill = Vec::new();
         for (i, target) in self.targets.iter_mut().enumerate() {
-            if let Some((_, kill_at)) = target.signalled {
-                if target.exited_at.is_none() && target.killed.is_none() && now >= kill_at {
-                    target.killed = Some(now + KILL_WAIT);
-                    kill.push(i);
-                }
+            if let Some((_, kill_at)) = target.signalled
+                && target.exited_at.is_none()
+                && target.killed.is_none()
+                && now >= kill_at
+            {
+                target.killed = Some(now + KILL_WAIT);
+                kill.push(i);
             }
         }
         if !kill.is_empty() {

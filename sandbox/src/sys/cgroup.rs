@@ -418,10 +418,10 @@ impl Cgroup<'_> {
             if !needed || self.hierarchies.unified_owns(controller) {
                 continue;
             }
-            if let Some(legacy) = self.hierarchies.legacy_of(controller) {
-                if !hierarchies.iter().any(|h| h.mount == legacy.mount) {
-                    hierarchies.push(legacy);
-                }
+            if let Some(legacy) = self.hierarchies.legacy_of(controller)
+                && !hierarchies.iter().any(|h| h.mount == legacy.mount)
+            {
+                hierarchies.push(legacy);
             }
         }
         hierarchies

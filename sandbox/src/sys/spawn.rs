@@ -341,36 +341,36 @@ impl<'a> Spawn<'a> {
         if let Err(errno) = reset_signals() {
             fail(Step::ResetSignals, errno);
         }
-        if self.new_session {
-            if let Err(errno) = nix::unistd::setsid() {
-                fail(Step::NewSession, errno);
-            }
+        if self.new_session
+            && let Err(errno) = nix::unistd::setsid()
+        {
+            fail(Step::NewSession, errno);
         }
         for (fd, kind) in &self.join {
             if let Err(errno) = nix::sched::setns(fd, *kind) {
                 fail(Step::JoinNamespace, errno);
             }
         }
-        if let Some(hostname) = &self.hostname {
-            if let Err(errno) = set_hostname(hostname) {
-                fail(Step::SetHostname, errno);
-            }
+        if let Some(hostname) = &self.hostname
+            && let Err(errno) = set_hostname(hostname)
+        {
+            fail(Step::SetHostname, errno);
         }
-        if self.loopback_up {
-            if let Err(errno) = bring_loopback_up() {
-                fail(Step::LoopbackUp, errno);
-            }
+        if self.loopback_up
+            && let Err(errno) = bring_loopback_up()
+        {
+            fail(Step::LoopbackUp, errno);
         }
-        if let Some(cwd) = &self.cwd {
-            if let Err(errno) = nix::unistd::chdir(cwd.as_c_str()) {
-                fail(Step::ChangeDirectory, errno);
-            }
+        if let Some(cwd) = &self.cwd
+            && let Err(errno) = nix::unistd::chdir(cwd.as_c_str())
+        {
+            fail(Step::ChangeDirectory, errno);
         }
         for (target, source) in self.stdio.iter().enumerate() {
-            if let Some(source) = source {
-                if let Err(errno) = redirect(source.as_raw_fd(), target as RawFd) {
-                    fail(Step::RedirectStdio, errno);
-                }
+            if let Some(source) = source
+                && let Err(errno) = redirect(source.as_raw_fd(), target as RawFd)
+            {
+                fail(Step::RedirectStdio, errno);
             }
         }
         if self.controlling_terminal {

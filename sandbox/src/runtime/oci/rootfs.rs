@@ -51,10 +51,10 @@ pub fn release_all(pod: &PodPaths) -> Result<()> {
     };
     for entry in entries {
         let entry = entry.context(|| format!("listing {}", dir.display()))?;
-        if let Some(name) = entry.file_name().to_str() {
-            if state::validate_name("container name", name).is_ok() {
-                release(&pod.container(name))?;
-            }
+        if let Some(name) = entry.file_name().to_str()
+            && state::validate_name("container name", name).is_ok()
+        {
+            release(&pod.container(name))?;
         }
     }
     Ok(())
