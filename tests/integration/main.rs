@@ -10,6 +10,7 @@ mod image;
 mod image_definitions;
 mod image_names;
 mod image_store;
+mod manifests;
 mod multiarch;
 mod network;
 mod oci;

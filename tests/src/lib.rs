@@ -528,6 +528,15 @@ impl Pod {
         pod
     }
 
+    /// A pod something else made in `root` (`sandbox play`): checked and removed on drop as
+    /// one [`Pod::create`] made.
+    pub fn adopt(root: &std::sync::Arc<StateRoot>, name: &str) -> Pod {
+        Pod {
+            name: name.to_owned(),
+            root: std::sync::Arc::clone(root),
+        }
+    }
+
     /// The pod's name.
     pub fn name(&self) -> &str {
         &self.name

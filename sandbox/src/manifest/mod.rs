@@ -179,7 +179,14 @@ fn wrong_kind(place: &str, kind: Option<&str>, version: Option<&str>) -> String 
 fn yaml_error(error: &serde_saphyr::Error) -> String {
     let text = error.to_string();
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("invalid YAML").to_owned();
+    let first = lines.next().unwrap_or("invalid YAML");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // Advice to the library's user, not to the manifest's.
+    let first = first
+        .split(", set DuplicateKeyPolicy")
+        .next()
+        .unwrap_or(first)
+        .to_owned();
     match error.location() {
         Some(location) if !first.contains("line") => format!(
             "line {} column {}: {first}",
