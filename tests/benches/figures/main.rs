@@ -31,6 +31,7 @@ mod cgroups;
 mod image;
 mod lab;
 mod latency;
+mod manifest;
 mod measure;
 mod network;
 mod oci;
@@ -53,7 +54,7 @@ pub use table::{Row, Table, Target};
 type Section = fn(&mut Table);
 
 /// The sections, in the order they run.
-const SECTIONS: [(&str, Section); 10] = [
+const SECTIONS: [(&str, Section); 11] = [
     ("pause", pause::run),
     ("image", image::run),
     ("latency", latency::run),
@@ -63,6 +64,7 @@ const SECTIONS: [(&str, Section); 10] = [
     ("oci", oci::run),
     ("cgroups", cgroups::run),
     ("network", network::run),
+    ("manifest", manifest::run),
     ("scale", scale::run),
 ];
 

@@ -65,7 +65,7 @@ impl Podman {
         }
     }
 
-    fn command<S: AsRef<str>>(&self, args: &[S]) -> Command {
+    pub(crate) fn command<S: AsRef<str>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new("podman");
         cmd.env("CONTAINERS_CONF", self.dir.path().join("containers.conf"))
             .env(
@@ -77,7 +77,7 @@ impl Podman {
     }
 
     /// Runs `podman ARGS...`; how long it took, or why it failed.
-    fn try_time<S: AsRef<str>>(&self, args: &[S]) -> Result<(Duration, String), String> {
+    pub(crate) fn try_time<S: AsRef<str>>(&self, args: &[S]) -> Result<(Duration, String), String> {
         check_interrupted();
         let mut cmd = self.command(args);
         let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
