@@ -540,3 +540,49 @@ fn a_manifest_is_read_from_stdin() {
     let _pod = Pod::adopt(&bench.root, &name);
     assert!(Path::new(&bench.root.path().join(&name)).is_dir());
 }
+
+#[test]
+fn a_stop_killed_during_a_prestop_hook_is_finished_by_the_next_stop() {
+    sandbox_tests::require_root();
+    let bench = Bench::new();
+    let pods = bench.up(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  terminationGracePeriodSeconds: 30
+  containers:
+  - name: app
+    image: {IMAGE}
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
+    lifecycle: {{preStop: {{exec: {{command: ["sleep", "2"]}}}}}}
+"#,
+        name = sandbox_tests::unique_name("killed")
+    ));
+    let pod = &pods[0];
+    let mut first = bench.root.command();
+    first.args(["stop", pod.name()]);
+    let mut first = first
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once its hook runs: the hook is an exec session the pod's record names.
+    assert!(sandbox_tests::wait_until(Duration::from_secs(10), || {
+        pod.inspect()["execs"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty())
+    }));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(pod.container("app")["state"], "running");
+
+    let (report, _) = stop(pod);
+    let app = report_of(&report, "app");
+    assert_eq!(app["exit_code"], 0, "{report}");
+    assert_eq!(app["pre_stop"]["outcome"], "completed", "{report}");
+    assert_eq!(pod.inspect()["state"], "stopped");
+    // The first stop's hook is gone with the pod's processes.
+    assert_eq!(pod.inspect()["execs"], serde_json::json!([]));
+}
