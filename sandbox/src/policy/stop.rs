@@ -75,7 +75,22 @@ pub enum PreStopHook {
 impl std::fmt::Display for PreStopHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            PreStopHook::Exec { command } => write!(f, "exec {}", command.join(" ")),
+            PreStopHook::Exec { command } => {
+                // As a shell would take it back: a word with blanks or quotes in single quotes.
+                let words: Vec<String> = command
+                    .iter()
+                    .map(|word| {
+                        if word.is_empty()
+                            || word.contains(|c: char| c.is_whitespace() || "'\"$;&|<>".contains(c))
+                        {
+                            format!("'{}'", word.replace('\'', "'\\''"))
+                        } else {
+                            word.clone()
+                        }
+                    })
+                    .collect();
+                write!(f, "exec {}", words.join(" "))
+            }
             PreStopHook::Sleep { seconds } => write!(f, "sleep {seconds}s"),
         }
     }
@@ -594,6 +609,18 @@ mod tests {
             running: true,
             hook: Some(timer),
         }
+    }
+
+    #[test]
+    fn hooks_display_as_one_would_type_them() {
+        let exec = PreStopHook::Exec {
+            command: vec!["sh".into(), "-c".into(), "echo it's > /f; sleep 1".into()],
+        };
+        assert_eq!(
+            exec.to_string(),
+            r#"exec sh -c 'echo it'\''s > /f; sleep 1'"#
+        );
+        assert_eq!(PreStopHook::Sleep { seconds: 5 }.to_string(), "sleep 5s");
     }
 
     #[test]
