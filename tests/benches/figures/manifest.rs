@@ -135,12 +135,12 @@ pub fn run(table: &mut Table) {
     let podman = Podman::new();
     match against_podman(table, &lab, &podman, &layout, scratch.path()) {
         Ok(behaviour) => {
-            let file = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/bench/manifests.md")
-                .canonicalize()
-                .unwrap_or_else(|_| scratch.path().join("manifests.md"));
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+            let file = dir.join("manifests.md");
             progress(&format!("behaviour on the same manifests:\n{behaviour}"));
-            if let Err(e) = std::fs::write(&file, &behaviour) {
+            if let Err(e) =
+                std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, &behaviour))
+            {
                 progress(&format!("writing {}: {e}", file.display()));
             }
         }
