@@ -5,7 +5,8 @@
 //! it finds at once, by line and column (YAML) or by field path (the rest):
 //! 1. YAML (serde-saphyr), into JSON values: line and column of a syntax error;
 //! 2. the Pod schema (k8s-openapi's types): a value of the wrong type, and fields a v1 Pod does
-//!    not have (`fields::unknown`, a typo as `kubectl apply` reports it);
+//!    not have (those its types skip, by `serde_ignored`: a typo, as `kubectl apply` reports
+//!    it);
 //! 3. what `play` supports (`fields::POD`): every other field set is reported, never dropped;
 //! 4. the values themselves (`translate`): names, ports, quantities, hooks.
 //!
@@ -46,17 +47,20 @@ pub fn parse(text: &str, file: &str, network: Option<&str>) -> Result<Manifest> 
     let mut unsupported = Vec::new();
     let mut plans = Vec::new();
     for (place, document) in pods {
-        let pod: Pod = match serde_path_to_error::deserialize(&document) {
+        // Fields a v1 Pod does not have are what k8s-openapi's types skip.
+        let mut unknown = Vec::new();
+        let mut skipped = |path: serde_ignored::Path<'_>| unknown.push(fields::path_of(&path));
+        let typed = serde_path_to_error::deserialize::<_, Pod>(serde_ignored::Deserializer::new(
+            &document,
+            &mut skipped,
+        ));
+        let pod = match typed {
             Ok(pod) => pod,
             Err(error) => {
                 problems.push(format!("{place}{}: {}", error.path(), error.inner()));
                 continue;
             }
         };
-        let known = serde_json::to_value(&pod)
-            .map_err(|error| invalid(vec![format!("{place}reading the Pod back: {error}")]))?;
-        let mut unknown = Vec::new();
-        fields::unknown(&document, &known, "", &mut unknown);
         problems.extend(
             unknown
                 .into_iter()
