@@ -59,6 +59,17 @@ impl Bench {
             .collect()
     }
 
+    /// Plays a manifest of one Pod named PREFIX-UNIQUE whose `spec:` is `spec` (YAML, its lines
+    /// indented by two); the pod, removed and checked on drop.
+    fn up_one(&self, prefix: &str, spec: &str) -> Pod {
+        let name = sandbox_tests::unique_name(prefix);
+        let mut pods = self.up(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n{spec}"
+        ));
+        assert_eq!(pods.len(), 1);
+        pods.remove(0)
+    }
+
     /// Asserts that the root holds no pod (nothing was made, or all was removed again).
     fn assert_empty(&self) {
         assert_eq!(self.root.entries(), Vec::<String>::new(), "pods were left");
@@ -159,13 +170,10 @@ fn a_hook_that_outlives_the_grace_period_gets_two_seconds_then_sigkill() {
     sandbox_tests::require_root();
     let bench = Bench::new();
     // PID 1 of its own PID namespace without a TERM handler: only SIGKILL ends it.
-    let pods = bench.up(&format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  terminationGracePeriodSeconds: 3
+    let pod = &bench.up_one(
+        "grace",
+        &format!(
+            r#"  terminationGracePeriodSeconds: 3
   containers:
   - name: exec-hook
     image: {IMAGE}
@@ -175,10 +183,9 @@ spec:
     image: {IMAGE}
     command: ["sleep", "1000"]
     lifecycle: {{preStop: {{sleep: {{seconds: 5}}}}}}
-"#,
-        name = sandbox_tests::unique_name("grace")
-    ));
-    let pod = &pods[0];
+"#
+        ),
+    );
     assert_eq!(pod.inspect()["grace_period_seconds"], 3);
     // No -t: the grace period is the manifest's, 3 s, and the hooks outlive it.
     let (report, took) = stop(pod);
@@ -201,13 +208,10 @@ spec:
 fn a_shared_pid_namespace_keeps_pause_until_the_apps_have_run_their_term_trap() {
     sandbox_tests::require_root();
     let bench = Bench::new();
-    let pods = bench.up(&format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  shareProcessNamespace: true
+    let pod = &bench.up_one(
+        "shared",
+        &format!(
+            r#"  shareProcessNamespace: true
   containers:
   - name: app
     image: {IMAGE}
@@ -215,10 +219,9 @@ spec:
   - name: peer
     image: {IMAGE}
     command: ["sleep", "1000"]
-"#,
-        name = sandbox_tests::unique_name("shared")
-    ));
-    let pod = &pods[0];
+"#
+        ),
+    );
     assert!(pod.inspect()["share_pid"].as_bool().unwrap());
     assert!(sandbox_tests::wait_until(Duration::from_secs(10), || {
         logs(pod, "app").contains("up")
@@ -248,13 +251,10 @@ fn command_and_args_replace_the_images_entrypoint_and_cmd_as_kubernetes_document
         definition["config"]["Entrypoint"] = serde_json::json!(["echo", "entrypoint"]);
         definition["config"]["Cmd"] = serde_json::json!(["cmd"]);
     });
-    let pods = bench.up(&format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  containers:
+    let pod = &bench.up_one(
+        "cmd",
+        &format!(
+            r#"  containers:
   - {{name: neither, image: {IMAGE}}}
   - {{name: args, image: {IMAGE}, args: ["given", "args"]}}
   - {{name: command, image: {IMAGE}, command: ["echo", "command"]}}
@@ -265,10 +265,9 @@ spec:
     env: [{{name: GREETING, value: hello}}]
     workingDir: /tmp
     securityContext: {{runAsUser: 1000, runAsGroup: 1234}}
-"#,
-        name = sandbox_tests::unique_name("cmd")
-    ));
-    let pod = &pods[0];
+"#
+        ),
+    );
     for (container, said) in [
         ("neither", "entrypoint cmd\n"),
         ("args", "entrypoint given args\n"),
@@ -286,21 +285,17 @@ spec:
 fn init_containers_run_in_order_before_the_app_and_their_output_is_in_logs() {
     sandbox_tests::require_root();
     let bench = Bench::new();
-    let pods = bench.up(&format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  initContainers:
+    let pod = &bench.up_one(
+        "init",
+        &format!(
+            r#"  initContainers:
   - {{name: first, image: {IMAGE}, command: ["sh", "-c", "echo first ran; echo 1 > /dev/shm/order"]}}
   - {{name: second, image: {IMAGE}, command: ["sh", "-c", "echo second ran; echo 2 >> /dev/shm/order"]}}
   containers:
   - {{name: app, image: {IMAGE}, command: ["sh", "-c", "cat /dev/shm/order; sleep 1000"]}}
-"#,
-        name = sandbox_tests::unique_name("init")
-    ));
-    let pod = &pods[0];
+"#
+        ),
+    );
     assert_eq!(logs(pod, "first"), "first ran\n");
     assert_eq!(logs(pod, "second"), "second ran\n");
     assert!(sandbox_tests::wait_until(Duration::from_secs(10), || {
@@ -545,22 +540,18 @@ fn a_manifest_is_read_from_stdin() {
 fn a_stop_killed_during_a_prestop_hook_is_finished_by_the_next_stop() {
     sandbox_tests::require_root();
     let bench = Bench::new();
-    let pods = bench.up(&format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {{name: {name}}}
-spec:
-  terminationGracePeriodSeconds: 30
+    let pod = &bench.up_one(
+        "killed",
+        &format!(
+            r#"  terminationGracePeriodSeconds: 30
   containers:
   - name: app
     image: {IMAGE}
     command: ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"]
     lifecycle: {{preStop: {{exec: {{command: ["sleep", "2"]}}}}}}
-"#,
-        name = sandbox_tests::unique_name("killed")
-    ));
-    let pod = &pods[0];
+"#
+        ),
+    );
     let mut first = bench.root.command();
     first.args(["stop", pod.name()]);
     let mut first = first
