@@ -9,7 +9,10 @@
 //! containers. A failure removes every pod this play made (`rm --force`), in reverse.
 //!
 //! Down: every pod of the manifest is stopped at once (each with its own grace period and
-//! preStop hooks, one thread each), then removed.
+//! preStop hooks, one thread each), then removed; one that cannot be stopped (left half-made by
+//! a `play` that was killed) is removed with `rm --force`.
+//!
+//! A `play` that is killed part-way leaves the pods it made so far, which `play --down` removes.
 
 use crate::container::{RootfsOption, RunOptions};
 use crate::error::{Error, Result};
@@ -116,10 +119,23 @@ impl Host {
             let downs: Vec<_> = pods
                 .iter()
                 .map(|name| {
-                    scope.spawn(move || {
-                        let report = self.stop_pod(name, None)?;
-                        self.remove_pod(name, false)?;
-                        Ok(report)
+                    scope.spawn(move || match self.stop_pod(name, None) {
+                        Ok(report) => self.remove_pod(name, false).map(|()| report),
+                        Err(error @ Error::PodNotFound(_)) => Err(error),
+                        // A pod that cannot be stopped (a create killed part-way, a record
+                        // that cannot be read) is what --down is for: it goes anyway.
+                        Err(error) => {
+                            log::warn!(
+                                "{}; removing sandbox {name:?} with rm --force",
+                                crate::error_chain(&error)
+                            );
+                            self.remove_pod(name, true).map(|()| StopReport {
+                                pod: name.clone(),
+                                containers: Vec::new(),
+                                execs: Vec::new(),
+                                other_processes: Default::default(),
+                            })
+                        }
                     })
                 })
                 .collect();

@@ -182,25 +182,32 @@ fn a_hook_that_outlives_the_grace_period_gets_two_seconds_then_sigkill() {
   - name: sleep-hook
     image: {IMAGE}
     command: ["sleep", "1000"]
-    lifecycle: {{preStop: {{sleep: {{seconds: 5}}}}}}
+    lifecycle: {{preStop: {{sleep: {{seconds: 2}}}}}}
 "#
         ),
     );
     assert_eq!(pod.inspect()["grace_period_seconds"], 3);
-    // No -t: the grace period is the manifest's, 3 s, and the hooks outlive it.
+    // No -t: the grace period is the manifest's, 3 s. The exec hook outlives it: its stop
+    // signal at 3 s, SIGKILL 2 s later. The sleep ends at 2 s: its stop signal then, and
+    // SIGKILL not at 3 s but 2 s after that signal.
     let (report, took) = stop(pod);
-    for name in ["exec-hook", "sleep-hook"] {
+    for (name, outcome, kill_at) in [
+        ("exec-hook", "overran", 5000.0),
+        ("sleep-hook", "completed", 4000.0),
+    ] {
         let container = report_of(&report, name);
         assert_eq!(container["exit_code"], 137, "{report}");
         assert_eq!(container["ended"], "killed", "{report}");
-        assert_eq!(container["pre_stop"]["outcome"], "overran", "{report}");
-        // SIGKILL at 3 s + 2 s; slack for a loaded machine above only.
+        assert_eq!(container["pre_stop"]["outcome"], outcome, "{report}");
+        // Slack for a loaded machine above only.
         let at = millis(&container);
         assert!(
-            (4900.0..9000.0).contains(&at),
+            (kill_at - 100.0..kill_at + 4000.0).contains(&at),
             "{name} ended at {at} ms: {report}"
         );
     }
+    let sleep = &report_of(&report, "sleep-hook")["pre_stop"];
+    assert!(sleep["elapsed_ms"].as_f64().unwrap() >= 1900.0, "{report}");
     assert!(took >= Duration::from_millis(4900), "stop took {took:?}");
 }
 
@@ -354,6 +361,7 @@ apiVersion: v1
 kind: Pod
 metadata: {{name: {name}, annotations: {{owner: team}}}}
 spec:
+  restartPolicy: Never
   volumes: [{{name: data, emptyDir: {{}}}}]
   containers:
   - name: app
@@ -468,13 +476,13 @@ items:
   kind: Pod
   metadata: {{name: {a}}}
   spec:
-    terminationGracePeriodSeconds: 2
+    terminationGracePeriodSeconds: 3
     containers: [{{name: app, image: {IMAGE}, command: ["sleep", "1000"]}}]
 - apiVersion: v1
   kind: Pod
   metadata: {{name: {b}}}
   spec:
-    terminationGracePeriodSeconds: 3
+    terminationGracePeriodSeconds: 4
     containers: [{{name: app, image: {IMAGE}, command: ["sleep", "1000"]}}]
 "#
     );
@@ -485,7 +493,7 @@ items:
     let took = started.elapsed();
     assert_exit!(down, 0);
     let reports = json_of(&down);
-    for (pod, grace) in [(&a, 2000.0), (&b, 3000.0)] {
+    for (pod, grace) in [(&a, 3000.0), (&b, 4000.0)] {
         let report = reports
             .as_array()
             .unwrap()
@@ -576,4 +584,38 @@ fn a_stop_killed_during_a_prestop_hook_is_finished_by_the_next_stop() {
     assert_eq!(pod.inspect()["state"], "stopped");
     // The first stop's hook is gone with the pod's processes.
     assert_eq!(pod.inspect()["execs"], serde_json::json!([]));
+}
+
+#[test]
+fn a_play_killed_while_an_init_container_runs_leaves_what_play_down_removes() {
+    sandbox_tests::require_root();
+    let bench = Bench::new();
+    let name = sandbox_tests::unique_name("killed");
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  restartPolicy: Never\n  \
+         initContainers: [{{name: slow, image: {IMAGE}, command: [sleep, '1000']}}]\n  \
+         containers: [{{name: app, image: {IMAGE}, command: [sleep, '1000']}}]\n"
+    );
+    let file = bench.dir.path().join("killed.yaml");
+    std::fs::write(&file, &yaml).unwrap();
+    let mut play = bench.root.command();
+    play.arg("play").arg(&file);
+    let mut play = play
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pod = Pod::adopt(&bench.root, &name);
+    assert!(sandbox_tests::wait_until(Duration::from_secs(20), || {
+        let inspect = pod.sandbox(&["inspect", &name]);
+        inspect.code == Some(0) && json_of(&inspect)["containers"][0]["state"] == "running"
+    }));
+    play.kill().unwrap();
+    play.wait().unwrap();
+
+    let down = bench.play(&yaml, &["--down"]);
+    assert_exit!(down, 0);
+    assert!(down.stdout.contains("slow"), "{}", down.stdout);
+    drop(pod);
+    bench.assert_empty();
 }

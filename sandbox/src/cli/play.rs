@@ -37,7 +37,7 @@ pub struct Args {
     /// instead of refusing it.
     #[arg(long, conflicts_with = "down")]
     pub ignore_unsupported: bool,
-    /// Print the pods (up) or the stop reports (down) as JSON.
+    /// Print the pods (up), or each pod's stop report or `{"pod", "error"}` (down), as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -48,6 +48,9 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
         return down(host, &text, &file, args.json);
     }
     let manifest = sandbox::manifest::parse(&text, &file, args.network.as_deref())?;
+    for note in &manifest.notes {
+        log::warn!("{file}: {note}");
+    }
     if !manifest.unsupported.is_empty() {
         if !args.ignore_unsupported {
             return Err(Error::ManifestUnsupported {
@@ -73,23 +76,26 @@ pub fn run(host: &Host, args: Args) -> Result<u8> {
 fn down(host: &Host, text: &str, file: &str, json: bool) -> Result<u8> {
     let names = sandbox::manifest::pod_names(text, file)?;
     let mut failed = 0;
-    let mut reports = Vec::new();
-    for (_, result) in host.play_down(&names) {
+    let mut entries = Vec::new();
+    for (pod, result) in host.play_down(&names) {
         match result {
-            Ok(report) => reports.push(report),
+            Ok(report) => {
+                if !json {
+                    println!("{pod}:");
+                    super::stop::print_report(&report);
+                }
+                entries.push(serde_json::to_value(&report).unwrap_or_default());
+            }
             Err(error) => {
                 failed += 1;
-                log::error!("{}", sandbox::error_chain(&error));
+                let message = sandbox::error_chain(&error);
+                log::error!("{message}");
+                entries.push(serde_json::json!({ "pod": pod, "error": message }));
             }
         }
     }
     if json {
-        super::print_json(&reports)?;
-    } else {
-        for report in &reports {
-            println!("{}:", report.pod);
-            super::stop::print_report(report);
-        }
+        super::print_json(&entries)?;
     }
     Ok(if failed > 0 { 125 } else { 0 })
 }

@@ -14,8 +14,11 @@ pub struct Args {
     /// keep running.
     pub containers: Vec<String>,
     /// Grace period in seconds, one for all the containers stopped: from the start of the stop
-    /// (preStop hooks count against it) to SIGKILL [default: the pod's, from `create
-    /// --grace-period` or its manifest's terminationGracePeriodSeconds, else 30]
+    /// (preStop hooks count against it) to SIGKILL. Given, it is exact (0: SIGKILL at once, no
+    /// hooks; a container whose hook ran still gets 2 s after its stop signal) [default: the
+    /// pod's, from `create --grace-period` or its manifest's terminationGracePeriodSeconds,
+    /// else 30, applied as the kubelet does: at least 1 s, and at least 2 s from any stop
+    /// signal to SIGKILL]
     #[arg(
         short = 't',
         long = "timeout",

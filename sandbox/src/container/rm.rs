@@ -7,6 +7,7 @@ use super::Container;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::kill;
+use crate::policy::stop::Grace;
 use crate::runtime;
 use crate::state;
 
@@ -68,7 +69,7 @@ impl Host {
             self.stop_loaded(
                 (&paths, &record),
                 &containers,
-                Duration::ZERO,
+                Grace::Given(Duration::ZERO),
                 &record.stop.containers,
             )?;
         }

@@ -19,8 +19,8 @@ use crate::host::Host;
 use crate::kill;
 use crate::pod::{ExecIo, ExecSession};
 use crate::policy::stop::{
-    ContainerReport, Ending, HookOutcome, HookReport, HookTimer, OthersReport, PreStopHook, Step,
-    StopPlan, StopReport, StopTarget,
+    ContainerReport, Ending, Grace, HookOutcome, HookReport, HookTimer, OthersReport, PreStopHook,
+    Step, StopPlan, StopReport, StopTarget,
 };
 use crate::runtime;
 use crate::state::container::PidNamespace;
@@ -55,6 +55,16 @@ struct HookProcess {
     log: PathBuf,
 }
 
+/// How a hook process ended.
+struct HookEnd {
+    /// Its exit code (128+n if killed by signal n).
+    exit_code: i32,
+    /// Whether `stop` had to kill it (it outlived its container).
+    killed: bool,
+    /// The first lines of what it wrote.
+    said: Option<String>,
+}
+
 impl Host {
     /// Stops the given containers of pod `pod` (whose lock the caller holds, and records the
     /// reports): preStop hooks, stop signals, one grace period for all of them, SIGKILL. A
@@ -63,7 +73,7 @@ impl Host {
         &self,
         pod: (&PodPaths, &PodRecord),
         containers: &[Container],
-        grace: Duration,
+        grace: Grace,
         reported: &BTreeMap<String, ContainerReport>,
     ) -> Result<Vec<ContainerReport>> {
         // A report is kept only for a container that is not running: one of the same name
@@ -125,6 +135,22 @@ impl Host {
             grace,
             Instant::now(),
         );
+        let signal = |t: usize| {
+            let container = &containers[targets[t].index];
+            if let Some(process) = &targets[t].process {
+                log::debug!(
+                    "container {:?}: sending {}",
+                    container.record.name,
+                    exit::signal_name(container.record.stop_signal)
+                );
+                if let Err(error) = process.send_signal(container.record.stop_signal) {
+                    // The deadline's SIGKILL still comes; the stop goes on.
+                    log::warn!("{}", crate::error_chain(&error));
+                }
+            }
+        };
+        // Those without a hook first: starting the hooks takes time of their grace period.
+        plan.to_signal().into_iter().for_each(signal);
         let mut hooks: Vec<Option<HookProcess>> = targets.iter().map(|_| None).collect();
         let mut hook_failures: Vec<Option<String>> = targets.iter().map(|_| None).collect();
         for t in plan.to_hook() {
@@ -145,82 +171,80 @@ impl Host {
                 }
             }
         }
-        let signal = |t: usize| {
-            let container = &containers[targets[t].index];
-            if let Some(process) = &targets[t].process {
-                log::debug!(
-                    "container {:?}: sending {}",
-                    container.record.name,
-                    exit::signal_name(container.record.stop_signal)
-                );
-                if let Err(error) = process.send_signal(container.record.stop_signal) {
-                    // The deadline's SIGKILL still comes; the stop goes on.
-                    log::warn!("{}", crate::error_chain(&error));
+        let mut drive = || -> Result<()> {
+            loop {
+                match plan.next(Instant::now()) {
+                    Step::Done => break,
+                    Step::Signal(ready) => ready.into_iter().for_each(signal),
+                    Step::Kill(survivors) => {
+                        for t in survivors {
+                            log::debug!(
+                                "container {:?}: grace period over, sending SIGKILL",
+                                containers[targets[t].index].record.name
+                            );
+                            // A main process already gone has a monitor about to record it.
+                            if let Some(process) = &targets[t].process
+                                && let Err(error) = process.send_signal(libc::SIGKILL)
+                            {
+                                log::warn!("{}", crate::error_chain(&error));
+                            }
+                        }
+                    }
+                    Step::Wait {
+                        until,
+                        targets: waiting,
+                        hooks: hooked,
+                    } => {
+                        // What is waited on: the containers, then the hook processes.
+                        let mut watched: Vec<(bool, usize, &PidFd)> = waiting
+                            .iter()
+                            .filter_map(|&t| targets[t].watched().map(|pidfd| (false, t, pidfd)))
+                            .collect();
+                        watched.extend(hooked.iter().filter_map(|&t| {
+                            hooks[t]
+                                .as_ref()
+                                .map(|hook| (true, t, hook.session.launcher()))
+                        }));
+                        let pidfds: Vec<&PidFd> =
+                            watched.iter().map(|(_, _, pidfd)| *pidfd).collect();
+                        let left = until.saturating_duration_since(Instant::now());
+                        for ended in process::wait_any(&pidfds, Some(left))? {
+                            let (is_hook, t, _) = watched[ended];
+                            if is_hook {
+                                plan.hook_ended(t, Instant::now());
+                            } else {
+                                plan.saw_exit(t, Instant::now());
+                            }
+                        }
+                    }
                 }
             }
+            Ok(())
         };
-        plan.to_signal().into_iter().for_each(signal);
-        loop {
-            match plan.next(Instant::now()) {
-                Step::Done => break,
-                Step::Signal(ready) => ready.into_iter().for_each(signal),
-                Step::Kill(survivors) => {
-                    for t in survivors {
-                        log::debug!(
-                            "container {:?}: grace period over, sending SIGKILL",
-                            containers[targets[t].index].record.name
-                        );
-                        // A main process already gone has a monitor about to record it.
-                        if let Some(process) = &targets[t].process
-                            && let Err(error) = process.send_signal(libc::SIGKILL)
-                        {
-                            log::warn!("{}", crate::error_chain(&error));
-                        }
-                    }
-                }
-                Step::Wait {
-                    until,
-                    targets: waiting,
-                    hooks: hooked,
-                } => {
-                    // What is waited on: the containers, then the hook processes.
-                    let mut watched: Vec<(bool, usize, &PidFd)> = waiting
-                        .iter()
-                        .filter_map(|&t| targets[t].watched().map(|pidfd| (false, t, pidfd)))
-                        .collect();
-                    watched.extend(hooked.iter().filter_map(|&t| {
-                        hooks[t]
-                            .as_ref()
-                            .map(|hook| (true, t, hook.session.launcher()))
-                    }));
-                    let pidfds: Vec<&PidFd> = watched.iter().map(|(_, _, pidfd)| *pidfd).collect();
-                    let left = until.saturating_duration_since(Instant::now());
-                    for ended in process::wait_any(&pidfds, Some(left))? {
-                        let (is_hook, t, _) = watched[ended];
-                        if is_hook {
-                            plan.hook_ended(t, Instant::now());
-                        } else {
-                            plan.saw_exit(t, Instant::now());
-                        }
-                    }
-                }
-            }
-        }
+        let driven = drive();
+        // Every hook is ended and reaped, whatever happened: none outlives the stop.
+        let ended: Vec<Option<HookEnd>> = hooks
+            .into_iter()
+            .enumerate()
+            .map(|(t, hook)| hook.map(|hook| self.end_hook(&containers[targets[t].index], hook)))
+            .collect();
+        driven?;
 
         let now = Instant::now();
         for (t, target) in targets.iter().enumerate() {
             let container = &containers[target.index];
             let pre_stop = plan.hook_run(t, now).map(|(elapsed, overran)| {
-                let interrupted = plan.hook_running(t);
-                let exit_code = hooks[t].take().map(|hook| self.end_hook(container, hook));
-                let outcome = match (exit_code.as_ref().map(|(code, _)| *code), overran) {
-                    (_, true) => HookOutcome::Overran,
+                let end = ended[t].as_ref();
+                // A sleep still running, or a hook process that had to be killed, ended with
+                // its container.
+                let interrupted = end.map_or(plan.hook_running(t), |end| end.killed);
+                let outcome = match end.map(|end| end.exit_code) {
+                    _ if overran => HookOutcome::Overran,
                     _ if interrupted => HookOutcome::Interrupted,
-                    (Some(0), _) => HookOutcome::Completed,
-                    (None, _) if hook_failures[t].is_none() => HookOutcome::Completed,
+                    Some(0) => HookOutcome::Completed,
+                    None if hook_failures[t].is_none() => HookOutcome::Completed,
                     _ => HookOutcome::Failed,
                 };
-                let said = exit_code.as_ref().and_then(|(_, said)| said.clone());
                 HookReport {
                     hook: container
                         .record
@@ -229,14 +253,21 @@ impl Host {
                         .map(ToString::to_string)
                         .unwrap_or_default(),
                     outcome,
-                    exit_code: exit_code.map(|(code, _)| code),
+                    exit_code: end.map(|end| end.exit_code),
                     elapsed_ms: elapsed.as_secs_f64() * 1000.0,
-                    message: hook_failures[t]
-                        .take()
-                        .or(said.filter(|_| outcome != HookOutcome::Completed)),
+                    message: hook_failures[t].take().or_else(|| {
+                        end.and_then(|end| end.said.clone())
+                            .filter(|_| outcome != HookOutcome::Completed)
+                    }),
                 }
             });
-            let exit = runtime::of(container.record.runtime).exit(&container.paths)?;
+            // An exit record that cannot be read is reported as unknown: the stop goes on.
+            let exit = runtime::of(container.record.runtime)
+                .exit(&container.paths)
+                .unwrap_or_else(|error| {
+                    log::warn!("{}", crate::error_chain(&error));
+                    None
+                });
             let (ended, elapsed) = plan.ending(t, exit.map(|e| e.signal), now);
             reports[target.index] = Some(ContainerReport {
                 name: container.record.name.clone(),
@@ -285,10 +316,11 @@ impl Host {
         Ok(HookProcess { session, log })
     }
 
-    /// Ends a hook process once the stop is done: a hook still running (its container ended
-    /// first, or was killed while it ran) is killed with everything it started. Returns its
-    /// exit code and the end of what it wrote.
-    fn end_hook(&self, container: &Container, hook: HookProcess) -> (i32, Option<String>) {
+    /// Ends a hook process once the stop is done: what it started in its session is killed
+    /// (a hook may leave a process in the background), and so is the hook itself if it still
+    /// runs (its container ended first, or was killed while it ran); then it is reaped and its
+    /// record removed.
+    fn end_hook(&self, container: &Container, hook: HookProcess) -> HookEnd {
         let launcher = hook.session.launcher();
         let what = || {
             format!(
@@ -296,18 +328,18 @@ impl Host {
                 container.record.name
             )
         };
-        if let Ok(false) = launcher.has_exited() {
-            if let Some(leader) = ProcessRecord::of(launcher.pid(), &self.boot_id) {
-                let members = leader.session_members();
-                if let Err(error) = kill::kill_recorded(&members, &self.boot_id, what) {
-                    log::warn!("{}", crate::error_chain(&error));
-                }
-            }
-            if let Err(error) = launcher.send_signal(libc::SIGKILL) {
+        let killed = matches!(launcher.has_exited(), Ok(false));
+        // Its session is known by the launcher's PID while the launcher is not reaped.
+        if let Some(leader) = ProcessRecord::of_unreaped_child(launcher.pid(), &self.boot_id) {
+            let members = leader.session_members();
+            if let Err(error) = kill::kill_recorded(&members, &self.boot_id, what) {
                 log::warn!("{}", crate::error_chain(&error));
             }
         }
-        let code = process::reap(launcher.pid(), what).unwrap_or_else(|error| {
+        if killed && let Err(error) = launcher.send_signal(libc::SIGKILL) {
+            log::warn!("{}", crate::error_chain(&error));
+        }
+        let exit_code = process::reap(launcher.pid(), what).unwrap_or_else(|error| {
             log::warn!("{}", crate::error_chain(&error));
             125
         });
@@ -315,7 +347,11 @@ impl Host {
             log::warn!("{}", crate::error_chain(&error));
         }
         let said = state::head_of_log(&hook.log, HOOK_OUTPUT_QUOTED);
-        (code, (!said.is_empty()).then_some(said))
+        HookEnd {
+            exit_code,
+            killed,
+            said: (!said.is_empty()).then_some(said),
+        }
     }
 
     /// Stops the named containers of a pod (`sandbox stop POD CONTAINER...`) with the pod's
@@ -334,7 +370,7 @@ impl Host {
         let mut record = state::pod::load(&paths)?;
         record.require_created()?;
         let containers = Container::load_named(&paths, names)?;
-        let grace = grace.unwrap_or_else(|| record.grace_period());
+        let grace = grace.map_or(Grace::Pods(record.grace_period()), Grace::Given);
         let containers = self.stop_loaded(
             (&paths, &record),
             &containers,

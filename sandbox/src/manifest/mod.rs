@@ -14,8 +14,10 @@
 //! |---|---|
 //! | `fields` | the fields `play` acts on, and the walks that report the others |
 //! | `quantity` | Kubernetes quantities (`64Mi`, `500m`) in bytes and millicores |
+//! | `expand` | `$(VAR)` references in `command`, `args` and `env`, as the kubelet expands them |
 //! | `translate` | a typed Pod into the options of `create` and `run` |
 
+mod expand;
 mod fields;
 mod quantity;
 mod translate;
@@ -33,6 +35,9 @@ pub struct Manifest {
     pub pods: Vec<PodPlan>,
     /// The fields it sets that `play` does not support, one line each (`PATH: not supported`).
     pub unsupported: Vec<String>,
+    /// Where what `play` does differs from Kubernetes though the manifest did not ask for it
+    /// (an unset `restartPolicy`), one line each: warnings.
+    pub notes: Vec<String>,
 }
 
 /// Reads manifest `text` (from `file`, named in errors). `network` is the network its pods
@@ -45,6 +50,7 @@ pub fn parse(text: &str, file: &str, network: Option<&str>) -> Result<Manifest> 
     let pods = pod_documents(text, file)?;
     let mut problems = Vec::new();
     let mut unsupported = Vec::new();
+    let mut notes = Vec::new();
     let mut plans = Vec::new();
     for (place, document) in pods {
         // Fields a v1 Pod does not have are what k8s-openapi's types skip.
@@ -74,9 +80,11 @@ pub fn parse(text: &str, file: &str, network: Option<&str>) -> Result<Manifest> 
                 .map(|path| format!("{place}{path}: not supported")),
         );
         match translate::pod(&pod, network) {
-            Ok((plan, ignored)) => {
-                unsupported.extend(ignored.into_iter().map(|line| format!("{place}{line}")));
-                plans.push(plan);
+            Ok(translated) => {
+                let placed = |lines: Vec<String>| lines.into_iter().map(|l| format!("{place}{l}"));
+                unsupported.extend(placed(translated.unsupported));
+                notes.extend(placed(translated.notes));
+                plans.push(translated.plan);
             }
             Err(reasons) => problems.extend(reasons.into_iter().map(|r| format!("{place}{r}"))),
         }
@@ -92,6 +100,7 @@ pub fn parse(text: &str, file: &str, network: Option<&str>) -> Result<Manifest> 
     Ok(Manifest {
         pods: plans,
         unsupported,
+        notes,
     })
 }
 

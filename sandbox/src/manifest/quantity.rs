@@ -12,6 +12,9 @@ fn scaled(text: &str, per_unit: u128) -> Result<u128, String> {
         .unwrap_or(unsigned.len());
     let (number, suffix) = unsigned.split_at(number_end);
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if fraction.contains('.') {
+        return Err(EXPECTED.to_owned());
+    }
     if whole.is_empty() && fraction.is_empty() {
         return Err(if text.starts_with('-') {
             "must not be negative".to_owned()

@@ -37,7 +37,7 @@ spec:
   - name: side
     image: busybox
     args: ["top"]
-    lifecycle: {preStop: {sleep: {seconds: 5}}}
+    lifecycle: {preStop: {sleep: {seconds: 2}}}
 "#;
 
 fn problems(text: &str, network: Option<&str>) -> Vec<String> {
@@ -96,7 +96,7 @@ fn a_pod_becomes_create_and_run_options_with_the_kubelets_meaning() {
     // args alone keep the image's Entrypoint.
     assert_eq!(side.oci.as_ref().unwrap().entrypoint, None);
     assert_eq!(side.command.argv, ["top"]);
-    assert_eq!(side.pre_stop, Some(PreStopHook::Sleep { seconds: 5 }));
+    assert_eq!(side.pre_stop, Some(PreStopHook::Sleep { seconds: 2 }));
 }
 
 #[test]
@@ -222,4 +222,63 @@ fn two_pods_of_one_name_are_refused() {
     let one = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n";
     let found = problems(&format!("{one}---\n{one}"), None);
     assert_eq!(found, ["metadata.name: two pods are named \"a\""]);
+}
+
+#[test]
+fn references_in_command_args_and_env_expand_from_the_containers_env() {
+    let text = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: a}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: x
+    command: ["serve", "--port=$(PORT)"]
+    args: ["$(URL)", "$$(PORT)", "$(UNSET)"]
+    env: [{name: PORT, value: "8080"}, {name: URL, value: "http://localhost:$(PORT)/"}]
+    ports: [{containerPort: 80, hostPort: 0}]
+"#;
+    let manifest = parse(text, "pod.yaml", None).unwrap();
+    assert!(manifest.notes.is_empty(), "{:?}", manifest.notes);
+    let c = &manifest.pods[0].containers[0];
+    assert_eq!(
+        c.oci.as_ref().unwrap().entrypoint.as_deref(),
+        Some(&["serve".to_owned(), "--port=8080".to_owned()][..])
+    );
+    assert_eq!(
+        c.command.argv,
+        ["http://localhost:8080/", "$(PORT)", "$(UNSET)"]
+    );
+    // hostPort 0 is no host port: no network needed.
+    assert!(manifest.pods[0].create.publish.is_empty());
+}
+
+#[test]
+fn an_unset_restart_policy_is_noted_and_a_sleep_longer_than_the_grace_period_refused() {
+    let one = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: x}]}\n";
+    let manifest = parse(one, "pod.yaml", None).unwrap();
+    assert_eq!(manifest.notes.len(), 1);
+    assert!(
+        manifest.notes[0].starts_with("spec.restartPolicy: not set"),
+        "{:?}",
+        manifest.notes
+    );
+
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec:\n  terminationGracePeriodSeconds: 3\n  containers: [{name: c, image: \"x@sha256:00\", lifecycle: {preStop: {sleep: {seconds: 5}}}}]\n";
+    let found = problems(text, None);
+    assert!(
+        found
+            .iter()
+            .any(|p| p
+                .starts_with("spec.containers[0].lifecycle.preStop.sleep.seconds: 5 is more than")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("spec.containers[0].image: ")),
+        "{found:?}"
+    );
 }

@@ -4,13 +4,17 @@
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 
-use super::quantity;
+use std::collections::HashMap;
+
+use super::{expand, quantity};
 use crate::command::CommandSpec;
 use crate::container::{OciOptions, RootfsOption, RunOptions};
+use crate::image::ImageQuery;
 use crate::limits::{self, Limits};
 use crate::network::{PortMapping, Protocol};
 use crate::pod::CreateOptions;
 use crate::policy::stop::PreStopHook;
+use crate::state::pod::DEFAULT_GRACE_PERIOD;
 
 /// What `play` makes of one Pod.
 #[derive(Debug, Clone)]
@@ -26,11 +30,21 @@ pub struct PodPlan {
 /// The problems found, each `PATH: reason`.
 type Problems = Vec<String>;
 
-/// Translates `pod`; `network` is the network its pods join. Besides the plan, the fields
-/// whose value `play` does not support (`spec.restartPolicy: "Always" ...`).
-pub(super) fn pod(pod: &Pod, network: Option<&str>) -> Result<(PodPlan, Vec<String>), Problems> {
+/// A Pod, translated.
+pub(super) struct Translated {
+    /// What `play` makes of it.
+    pub plan: PodPlan,
+    /// The fields whose value `play` does not support (`spec.restartPolicy: "Always" ...`).
+    pub unsupported: Vec<String>,
+    /// What differs from Kubernetes without being asked for (an unset `restartPolicy`).
+    pub notes: Vec<String>,
+}
+
+/// Translates `pod`; `network` is the network its pods join.
+pub(super) fn pod(pod: &Pod, network: Option<&str>) -> Result<Translated, Problems> {
     let mut problems = Problems::new();
     let mut unsupported = Vec::new();
+    let mut notes = Vec::new();
     let name = pod.metadata.name.clone().unwrap_or_default();
     if name.is_empty() {
         problems.push("metadata.name: a Pod needs a name".to_owned());
@@ -50,7 +64,14 @@ pub(super) fn pod(pod: &Pod, network: Option<&str>) -> Result<(PodPlan, Vec<Stri
         ));
     }
     match spec.restart_policy.as_deref() {
-        None | Some("Never") => {}
+        Some("Never") => {}
+        // Kubernetes' default, which play cannot honour either: said, not refused, since most
+        // manifests leave it out.
+        None => notes.push(
+            "spec.restartPolicy: not set, which in Kubernetes means Always; play does not \
+             restart containers (set Never to say so)"
+                .to_owned(),
+        ),
         Some(policy) => unsupported.push(format!(
             "spec.restartPolicy: {policy:?} is not supported: containers are not restarted \
              (Never)"
@@ -87,7 +108,16 @@ pub(super) fn pod(pod: &Pod, network: Option<&str>) -> Result<(PodPlan, Vec<Stri
                 ));
             }
             seen.push(c.name.clone());
-            match container(c, &path, init, network, &mut publish, &mut unsupported) {
+            let grace = grace_period_seconds.unwrap_or(DEFAULT_GRACE_PERIOD.as_secs());
+            match container(
+                c,
+                &path,
+                init,
+                grace,
+                network,
+                &mut publish,
+                &mut unsupported,
+            ) {
                 Ok(run) => runs.push(run),
                 Err(reasons) => problems.extend(reasons),
             }
@@ -117,7 +147,11 @@ pub(super) fn pod(pod: &Pod, network: Option<&str>) -> Result<(PodPlan, Vec<Stri
         init_containers,
         containers,
     };
-    Ok((plan, unsupported))
+    Ok(Translated {
+        plan,
+        unsupported,
+        notes,
+    })
 }
 
 /// One container at `path`: its `run` options; its host ports go to `publish`.
@@ -125,6 +159,7 @@ fn container(
     c: &Container,
     path: &str,
     init: bool,
+    grace_period_seconds: u64,
     network: Option<&str>,
     publish: &mut Vec<PortMapping>,
     unsupported: &mut Vec<String>,
@@ -134,7 +169,12 @@ fn container(
         problems.push(format!("{path}.name: {error}"));
     }
     let image = match c.image.as_deref() {
-        Some(image) if !image.trim().is_empty() => image.to_owned(),
+        Some(image) if !image.trim().is_empty() => {
+            if let Err(error) = ImageQuery::parse(image) {
+                problems.push(format!("{path}.image: {error}"));
+            }
+            image.to_owned()
+        }
         _ => {
             problems.push(format!("{path}.image: a container needs an image"));
             String::new()
@@ -154,6 +194,16 @@ fn container(
         }
         env.push((var.name.clone(), value));
     }
+    // $(VAR) references, as the kubelet expands them.
+    let env = expand::environment(&env);
+    let defined: HashMap<String, String> = env.iter().cloned().collect();
+    let expanded = |list: &Option<Vec<String>>| {
+        list.as_ref().filter(|list| !list.is_empty()).map(|list| {
+            list.iter()
+                .map(|word| expand::expand(word, &defined))
+                .collect()
+        })
+    };
     let id = |value: Option<i64>, field: &str, problems: &mut Problems| {
         value.and_then(|id| match u32::try_from(id) {
             Ok(id) if id != u32::MAX => Some(id),
@@ -192,6 +242,14 @@ fn container(
                 }
             },
             (None, Some(sleep)) => match u64::try_from(sleep.seconds) {
+                // As the API server validates it: a sleep may not outlast the grace period.
+                Ok(seconds) if seconds > grace_period_seconds => {
+                    problems.push(format!(
+                        "{path}.lifecycle.preStop.sleep.seconds: {seconds} is more than the \
+                         pod's terminationGracePeriodSeconds ({grace_period_seconds})"
+                    ));
+                    None
+                }
                 Ok(seconds) => Some(PreStopHook::Sleep { seconds }),
                 Err(_) => {
                     problems.push(format!(
@@ -258,7 +316,8 @@ fn container(
                 continue;
             }
         };
-        let Some(host_port) = port.host_port else {
+        // 0 is "not set", as in Kubernetes.
+        let Some(host_port) = port.host_port.filter(|&port| port != 0) else {
             continue;
         };
         let host_port = number(host_port, "hostPort", &mut problems);
@@ -291,11 +350,10 @@ fn container(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let non_empty = |list: &Option<Vec<String>>| list.clone().filter(|l| !l.is_empty());
     Ok(RunOptions {
         name: c.name.clone(),
         command: CommandSpec {
-            argv: non_empty(&c.args).unwrap_or_default(),
+            argv: expanded(&c.args).unwrap_or_default(),
             env,
             workdir: c.working_dir.clone().filter(|dir| !dir.is_empty()),
             ..CommandSpec::default()
@@ -304,7 +362,7 @@ fn container(
         pre_stop,
         oci: Some(OciOptions {
             rootfs: RootfsOption::Image(image),
-            entrypoint: non_empty(&c.command),
+            entrypoint: expanded(&c.command),
             read_only: false,
             run_as_user,
             run_as_group,

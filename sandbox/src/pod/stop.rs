@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::exit;
 use crate::host::Host;
 use crate::kill;
-use crate::policy::stop::{ExecReport, OthersReport, StopReport};
+use crate::policy::stop::{ExecReport, Grace, OthersReport, StopReport};
 use crate::state::exec;
 use crate::state::pod::PAUSE_CGROUP;
 use crate::state::pod::{PodPhase, PodRecord};
@@ -51,7 +51,7 @@ impl Host {
                 other_processes: record.stop.other_processes,
             });
         }
-        let grace = grace.unwrap_or_else(|| record.grace_period());
+        let grace = grace.map_or(Grace::Pods(record.grace_period()), Grace::Given);
         let reports = self.stop_loaded(
             (&paths, &record),
             &containers,

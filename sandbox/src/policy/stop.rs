@@ -76,16 +76,15 @@ impl std::fmt::Display for PreStopHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PreStopHook::Exec { command } => {
-                // As a shell would take it back: a word with blanks or quotes in single quotes.
+                // As a shell would take it back: a word with anything but these in quotes.
+                let plain = |c: char| c.is_ascii_alphanumeric() || "_./=:,@%+-".contains(c);
                 let words: Vec<String> = command
                     .iter()
                     .map(|word| {
-                        if word.is_empty()
-                            || word.contains(|c: char| c.is_whitespace() || "'\"$;&|<>".contains(c))
-                        {
-                            format!("'{}'", word.replace('\'', "'\\''"))
-                        } else {
+                        if !word.is_empty() && word.chars().all(plain) {
                             word.clone()
+                        } else {
+                            format!("'{}'", word.replace('\'', "'\\''"))
                         }
                     })
                     .collect();
@@ -165,13 +164,26 @@ impl Target {
     }
 }
 
+/// The grace period of a stop, and where it comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grace {
+    /// The pod's own (Kubernetes' `terminationGracePeriodSeconds`), applied as the kubelet
+    /// does: at least 1 s, and never less than [`MIN_GRACE_AFTER_HOOK`] between a container's
+    /// stop signal and its SIGKILL.
+    Pods(Duration),
+    /// Given for this stop (`stop -t`; `rm --force` gives none): exactly this long, as `docker
+    /// stop -t` and `podman stop -t` take it; only a container whose preStop hook ran gets the
+    /// 2 s after its stop signal, and with none at all hooks are skipped.
+    Given(Duration),
+}
+
 /// The stop of a set of containers, from the preStop hooks to the report.
 ///
 /// A container without a hook gets its stop signal at once and SIGKILL when the grace period
 /// ends: one deadline for all of them, not one each. A container with a hook gets its stop
 /// signal when the hook ends, and SIGKILL at the grace period's end or [`MIN_GRACE_AFTER_HOOK`]
-/// after its stop signal, whichever is later (the kubelet's `killContainer`). With no grace
-/// period at all, hooks are skipped (as the kubelet does).
+/// after its stop signal, whichever is later (the kubelet's `killContainer`); see [`Grace`] for
+/// the rest.
 #[derive(Clone, Debug)]
 pub struct StopPlan {
     started: Instant,
@@ -181,15 +193,20 @@ pub struct StopPlan {
 
 impl StopPlan {
     /// A stop that begins at `now` with grace period `grace`.
-    pub fn new(
-        targets: impl IntoIterator<Item = StopTarget>,
-        grace: Duration,
-        now: Instant,
-    ) -> Self {
+    pub fn new(targets: impl IntoIterator<Item = StopTarget>, grace: Grace, now: Instant) -> Self {
+        let (grace, minimum_for_all) = match grace {
+            Grace::Pods(grace) => (grace.max(Duration::from_secs(1)), true),
+            Grace::Given(grace) => (grace, false),
+        };
         // The CLI bounds the grace period; a deadline past what Instant holds is "never".
         let grace_deadline = now
             .checked_add(grace)
             .unwrap_or(now + Duration::from_secs(u64::from(u32::MAX)));
+        let kill_at = if minimum_for_all {
+            grace_deadline.max(now + MIN_GRACE_AFTER_HOOK)
+        } else {
+            grace_deadline
+        };
         let targets = targets
             .into_iter()
             .map(|target| {
@@ -206,7 +223,7 @@ impl StopPlan {
                         ended_at: None,
                         overran: false,
                     }),
-                    signalled: (target.running && hook.is_none()).then_some((now, grace_deadline)),
+                    signalled: (target.running && hook.is_none()).then_some((now, kill_at)),
                     killed: None,
                     exited_at: None,
                 }
@@ -410,8 +427,8 @@ pub struct HookReport {
     pub exit_code: Option<i32>,
     /// Milliseconds from the start of `stop` until it ended (or until the stop ended).
     pub elapsed_ms: f64,
-    /// What went wrong, when something did: why it could not start, or the end of what it
-    /// wrote.
+    /// What went wrong, when something did: why it could not start, or the first lines of
+    /// what it wrote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -497,7 +514,7 @@ mod tests {
     #[test]
     fn one_deadline_for_all_then_sigkill_for_the_survivors() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new(plain(&[true, true, false]), 30 * SECOND, t0);
+        let mut plan = StopPlan::new(plain(&[true, true, false]), Grace::Given(30 * SECOND), t0);
         assert_eq!(plan.to_signal(), [0, 1]);
         let until = t0 + 30 * SECOND;
         assert_eq!(
@@ -549,7 +566,7 @@ mod tests {
     #[test]
     fn a_zero_grace_kills_at_once_but_a_death_by_the_stop_signal_is_reported_as_such() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new(plain(&[true]), Duration::ZERO, t0);
+        let mut plan = StopPlan::new(plain(&[true]), Grace::Given(Duration::ZERO), t0);
         assert_eq!(plan.next(t0), Step::Kill(vec![0]));
         plan.saw_exit(0, t0 + Duration::from_millis(1));
         assert_eq!(
@@ -566,7 +583,7 @@ mod tests {
     #[test]
     fn a_sigkill_that_stop_did_not_send_is_not_reported_as_stops() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new(plain(&[true]), 10 * SECOND, t0);
+        let mut plan = StopPlan::new(plain(&[true]), Grace::Given(10 * SECOND), t0);
         plan.saw_exit(0, t0 + SECOND);
         assert_eq!(plan.next(t0 + SECOND), Step::Done);
         assert_eq!(
@@ -578,7 +595,7 @@ mod tests {
     #[test]
     fn no_exit_record_is_unknown_and_survivors_of_sigkill_end_the_wait() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new(plain(&[true, false]), SECOND, t0);
+        let mut plan = StopPlan::new(plain(&[true, false]), Grace::Given(SECOND), t0);
         assert_eq!(plan.next(t0 + SECOND), Step::Kill(vec![0]));
         assert_eq!(plan.next(t0 + SECOND + KILL_WAIT), Step::Done);
         let now = t0 + 2 * SECOND + KILL_WAIT;
@@ -592,7 +609,7 @@ mod tests {
     #[test]
     fn a_stop_with_nothing_running_is_done_at_once() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new(plain(&[false, false]), SECOND, t0);
+        let mut plan = StopPlan::new(plain(&[false, false]), Grace::Given(SECOND), t0);
         assert!(plan.to_signal().is_empty());
         assert_eq!(plan.next(t0), Step::Done);
     }
@@ -600,7 +617,11 @@ mod tests {
     #[test]
     fn a_huge_grace_period_does_not_overflow() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new(plain(&[true]), Duration::from_secs(u64::MAX), t0);
+        let mut plan = StopPlan::new(
+            plain(&[true]),
+            Grace::Given(Duration::from_secs(u64::MAX)),
+            t0,
+        );
         assert!(matches!(plan.next(t0), Step::Wait { .. }));
     }
 
@@ -621,13 +642,17 @@ mod tests {
             r#"exec sh -c 'echo it'\''s > /f; sleep 1'"#
         );
         assert_eq!(PreStopHook::Sleep { seconds: 5 }.to_string(), "sleep 5s");
+        let globs = PreStopHook::Exec {
+            command: vec!["rm".into(), "*.tmp".into(), "~/x".into(), "a\\b".into()],
+        };
+        assert_eq!(globs.to_string(), r"exec rm '*.tmp' '~/x' 'a\b'");
     }
 
     #[test]
     fn a_hook_that_ends_in_time_gets_the_stop_signal_then_and_the_rest_of_the_grace() {
         let t0 = Instant::now();
         let targets = [hooked(HookTimer::Process), plain(&[true])[0]];
-        let mut plan = StopPlan::new(targets, 30 * SECOND, t0);
+        let mut plan = StopPlan::new(targets, Grace::Given(30 * SECOND), t0);
         assert_eq!(plan.to_hook(), [0]);
         assert_eq!(plan.to_signal(), [1]);
         let until = t0 + 30 * SECOND;
@@ -657,7 +682,11 @@ mod tests {
     #[test]
     fn a_hook_that_outlives_the_grace_period_gets_two_seconds_more_then_sigkill() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new([hooked(HookTimer::Sleep(5 * SECOND))], 3 * SECOND, t0);
+        let mut plan = StopPlan::new(
+            [hooked(HookTimer::Sleep(5 * SECOND))],
+            Grace::Given(3 * SECOND),
+            t0,
+        );
         // A sleep is the plan's own timer: no process to start.
         assert!(plan.to_hook().is_empty());
         assert!(plan.to_signal().is_empty());
@@ -695,7 +724,7 @@ mod tests {
     #[test]
     fn a_hook_ending_just_before_the_deadline_leaves_the_minimum_window() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new([hooked(HookTimer::Process)], 3 * SECOND, t0);
+        let mut plan = StopPlan::new([hooked(HookTimer::Process)], Grace::Given(3 * SECOND), t0);
         let late = t0 + 2900 * Duration::from_millis(1);
         plan.hook_ended(0, late);
         assert_eq!(plan.next(late), Step::Signal(vec![0]));
@@ -705,14 +734,44 @@ mod tests {
     }
 
     #[test]
+    fn the_pods_own_grace_period_is_at_least_one_second_and_two_after_any_stop_signal() {
+        let t0 = Instant::now();
+        let targets = [plain(&[true])[0], hooked(HookTimer::Process)];
+        // terminationGracePeriodSeconds: 0 still runs the hook, for up to 1 s.
+        let mut plan = StopPlan::new(targets, Grace::Pods(Duration::ZERO), t0);
+        assert_eq!(plan.to_signal(), [0]);
+        assert_eq!(plan.to_hook(), [1]);
+        assert!(matches!(plan.next(t0), Step::Wait { until, .. } if until == t0 + SECOND));
+        assert_eq!(plan.next(t0 + SECOND), Step::Signal(vec![1]));
+        // The container without a hook: SIGKILL 2 s after its stop signal, not at 1 s.
+        assert!(
+            matches!(plan.next(t0 + SECOND), Step::Wait { until, .. } if until == t0 + 2 * SECOND)
+        );
+        assert_eq!(plan.next(t0 + 2 * SECOND), Step::Kill(vec![0]));
+        assert_eq!(plan.next(t0 + 3 * SECOND), Step::Kill(vec![1]));
+
+        // A given -t 1 is exact.
+        let mut given = StopPlan::new(plain(&[true]), Grace::Given(SECOND), t0);
+        assert_eq!(given.next(t0 + SECOND), Step::Kill(vec![0]));
+    }
+
+    #[test]
     fn a_short_sleep_hook_ends_by_itself_and_no_grace_skips_hooks() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new([hooked(HookTimer::Sleep(SECOND))], 30 * SECOND, t0);
+        let mut plan = StopPlan::new(
+            [hooked(HookTimer::Sleep(SECOND))],
+            Grace::Given(30 * SECOND),
+            t0,
+        );
         assert!(matches!(plan.next(t0), Step::Wait { until, .. } if until == t0 + SECOND));
         assert_eq!(plan.next(t0 + SECOND), Step::Signal(vec![0]));
         assert_eq!(plan.hook_run(0, t0 + 9 * SECOND), Some((SECOND, false)));
 
-        let mut now = StopPlan::new([hooked(HookTimer::Process)], Duration::ZERO, t0);
+        let mut now = StopPlan::new(
+            [hooked(HookTimer::Process)],
+            Grace::Given(Duration::ZERO),
+            t0,
+        );
         assert!(now.to_hook().is_empty());
         assert_eq!(now.to_signal(), [0]);
         assert_eq!(now.next(t0), Step::Kill(vec![0]));
@@ -722,7 +781,7 @@ mod tests {
     #[test]
     fn a_container_that_exits_during_its_hook_is_not_signalled() {
         let t0 = Instant::now();
-        let mut plan = StopPlan::new([hooked(HookTimer::Process)], 30 * SECOND, t0);
+        let mut plan = StopPlan::new([hooked(HookTimer::Process)], Grace::Given(30 * SECOND), t0);
         plan.saw_exit(0, t0 + SECOND);
         assert_eq!(plan.next(t0 + SECOND), Step::Done);
         assert!(plan.hook_running(0));

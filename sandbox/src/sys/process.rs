@@ -82,6 +82,17 @@ impl ProcessRecord {
         })
     }
 
+    /// Records our child `pid`, alive or a zombie: until we reap it, its PID cannot name
+    /// another process (what is left of a session whose leader has exited is found by it).
+    pub fn of_unreaped_child(pid: i32, boot_id: &str) -> Option<ProcessRecord> {
+        let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+        Some(ProcessRecord {
+            pid,
+            start_time: stat.starttime,
+            boot_id: boot_id.to_owned(),
+        })
+    }
+
     /// Records `pid` only if it is alive and a child of `parent` (how a container process is
     /// tied to its monitor, which reported the PID).
     pub fn of_child(pid: i32, parent: &ProcessRecord) -> Option<ProcessRecord> {
