@@ -163,6 +163,7 @@ kind: Pod
 metadata:
   name: $kube
 spec:
+  restartPolicy: Never
   terminationGracePeriodSeconds: 5
   shareProcessNamespace: true
   initContainers:
