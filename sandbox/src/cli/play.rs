@@ -11,9 +11,10 @@ use sandbox::{Error, Host, Result};
 #[command(after_help = "\
 Supported, with the kubelet's defaults: metadata.name; spec.hostname, shareProcessNamespace, \
 terminationGracePeriodSeconds (default 30; the pod keeps it for `stop` without -t), \
-restartPolicy Never, initContainers (run to completion, in order, before the containers) and \
+restartPolicy Never (left out, Kubernetes' Always, it is a warning: nothing is restarted), \
+initContainers (run to completion, in order, before the containers) and \
 containers: name, image, command (replaces the image's Entrypoint), args (its Cmd), \
-env name/value, workingDir, securityContext.runAsUser/runAsGroup, lifecycle.preStop.exec.command \
+env name/value, workingDir ($(VAR) in command, args and env expanded as the kubelet does), securityContext.runAsUser/runAsGroup, lifecycle.preStop.exec.command \
 and .sleep.seconds, resources.limits.memory/cpu, ports containerPort/hostPort/hostIP/protocol \
 (a hostPort needs --network). Labels, annotations, imagePullPolicy and a Pod's status are \
 accepted and ignored.
