@@ -26,6 +26,10 @@ cargo build --release --workspace --quiet
 # (a workspace build unifies the features of shared dependencies and gives other bytes).
 cargo build --release -p pause --target x86_64-unknown-linux-musl --target aarch64-unknown-linux-musl --quiet
 export PATH="$PWD/target/x86_64-unknown-linux-musl/release:$PATH"
+# The man pages (`man sandbox`, `man sandbox-play`, ...), generated from the same definitions as
+# --help; shell completions come from `sandbox completions bash|zsh|fish`.
+mkdir -p /usr/local/share/man/man1
+sandbox man --out /usr/local/share/man/man1
 sandbox=sandbox
 # Files the demo makes (images, a web site) go beside the state root, never in it: every
 # directory in a state root is a pod to `sandbox ps`.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cgroups;
+mod cli_docs;
 mod control;
 mod faults;
 mod image;

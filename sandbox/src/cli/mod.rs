@@ -2,6 +2,7 @@
 //! comments are its `--help`) and a `run` that calls the library and prints the result.
 
 mod create;
+mod docs;
 mod exec;
 mod gc;
 mod images;
@@ -127,6 +128,10 @@ pub enum Command {
     /// way the kubelet does: init containers first, preStop hooks and the pod's grace period
     /// at stop.
     Play(play::Args),
+    /// Print a completion script for bash, zsh, fish, elvish or PowerShell.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page sandbox(1), or write it and one per subcommand into a directory.
+    Man(docs::ManArgs),
     /// Release the addresses CNI networks (the built-in one and the lists in
     /// --cni-config-dir) still reserve for pods of this state root that are gone, with a CNI
     /// DEL (which also removes the firewall and portmap rules of the address). `create` does it
@@ -136,30 +141,40 @@ pub enum Command {
 
 /// Runs the parsed command line; the exit code on success.
 pub fn run(cli: Cli) -> Result<u8> {
-    let pause = sandbox::host::locate_pause(cli.pause)?;
-    let host = Host::new(cli.root, pause, sandbox::host::DEFAULT_NETNS_DIR.into())?
-        .with_runtime(cli.runtime)
-        .with_cgroup_parent(cli.cgroup_parent)
+    // Made only for the subcommands that act on the host: what only documents the command line
+    // needs no root, no pause and no state root.
+    let host = || -> Result<Host> {
+        let pause = sandbox::host::locate_pause(cli.pause.clone())?;
+        Ok(Host::new(
+            cli.root.clone(),
+            pause,
+            sandbox::host::DEFAULT_NETNS_DIR.into(),
+        )?
+        .with_runtime(cli.runtime.clone())
+        .with_cgroup_parent(cli.cgroup_parent.clone())
         .with_cni(sandbox::network::CniPaths::new(
-            cli.cni_config_dir,
+            cli.cni_config_dir.clone(),
             &cli.cni_plugin_dir,
-        ));
+        )))
+    };
     match cli.command {
-        Command::Create(args) => create::run(&host, args),
-        Command::Inspect(args) => inspect::run(&host, args),
-        Command::Ps(args) => ps::run(&host, args),
-        Command::Stats(args) => stats::run(&host, args),
-        Command::Exec(args) => exec::run(&host, args),
-        Command::Run(args) => run::run(&host, args),
-        Command::Wait(args) => wait::run(&host, args),
-        Command::Logs(args) => logs::run(&host, args),
-        Command::Stop(args) => stop::run(&host, args),
-        Command::Rm(args) => rm::run(&host, args),
-        Command::Load(args) => load::run(&host, args),
-        Command::Images(args) => images::run(&host, args),
-        Command::Rmi(args) => rmi::run(&host, args),
-        Command::Gc(args) => gc::run(&host, args),
-        Command::Play(args) => play::run(&host, args),
+        Command::Create(args) => create::run(&host()?, args),
+        Command::Inspect(args) => inspect::run(&host()?, args),
+        Command::Ps(args) => ps::run(&host()?, args),
+        Command::Stats(args) => stats::run(&host()?, args),
+        Command::Exec(args) => exec::run(&host()?, args),
+        Command::Run(args) => run::run(&host()?, args),
+        Command::Wait(args) => wait::run(&host()?, args),
+        Command::Logs(args) => logs::run(&host()?, args),
+        Command::Stop(args) => stop::run(&host()?, args),
+        Command::Rm(args) => rm::run(&host()?, args),
+        Command::Load(args) => load::run(&host()?, args),
+        Command::Images(args) => images::run(&host()?, args),
+        Command::Rmi(args) => rmi::run(&host()?, args),
+        Command::Gc(args) => gc::run(&host()?, args),
+        Command::Play(args) => play::run(&host()?, args),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man(&args),
     }
 }
 
