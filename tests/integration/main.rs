@@ -16,6 +16,7 @@ mod multiarch;
 mod network;
 mod oci;
 mod pause;
+mod port_forward;
 mod regressions;
 mod sandbox_containers;
 mod sandbox_lifecycle;

@@ -11,6 +11,7 @@ mod load;
 pub mod logger;
 mod logs;
 mod play;
+mod port_forward;
 mod ps;
 mod rm;
 mod rmi;
@@ -128,6 +129,9 @@ pub enum Command {
     /// way the kubelet does: init containers first, preStop hooks and the pod's grace period
     /// at stop.
     Play(play::Args),
+    /// Forward local ports to ports of a pod (TCP, into its network namespace, no network
+    /// needed), as kubectl port-forward does.
+    PortForward(port_forward::Args),
     /// Print a completion script for bash, zsh, fish, elvish or PowerShell.
     Completions(docs::CompletionsArgs),
     /// Print the man page sandbox(1), or write it and one per subcommand into a directory.
@@ -173,6 +177,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Rmi(args) => rmi::run(&host()?, args),
         Command::Gc(args) => gc::run(&host()?, args),
         Command::Play(args) => play::run(&host()?, args),
+        Command::PortForward(args) => port_forward::run(&host()?, args),
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man(&args),
     }

@@ -8,6 +8,7 @@ mod create;
 mod exec;
 mod inspect;
 mod network;
+mod port_forward;
 mod rm;
 mod stats;
 mod stop;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use self::create::validate_hostname;
 pub use self::network::{NETWORK_LOCK_PATIENCE, Released};
+pub use self::port_forward::PodDialer;
 pub use self::stats::PodStats;
 use crate::container::{CgroupStatus, ContainerStatus};
 use crate::error::Result;
