@@ -28,6 +28,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod cgroups;
+mod forward;
 mod image;
 mod lab;
 mod latency;
@@ -54,7 +55,7 @@ pub use table::{Row, Table, Target};
 type Section = fn(&mut Table);
 
 /// The sections, in the order they run.
-const SECTIONS: [(&str, Section); 11] = [
+const SECTIONS: [(&str, Section); 12] = [
     ("pause", pause::run),
     ("image", image::run),
     ("latency", latency::run),
@@ -65,6 +66,7 @@ const SECTIONS: [(&str, Section); 11] = [
     ("cgroups", cgroups::run),
     ("network", network::run),
     ("manifest", manifest::run),
+    ("forward", forward::run),
     ("scale", scale::run),
 ];
 

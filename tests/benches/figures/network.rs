@@ -105,12 +105,12 @@ pub fn run(table: &mut Table) {
 }
 
 /// The calling thread in another network namespace until dropped.
-struct Inside {
+pub(crate) struct Inside {
     home: std::fs::File,
 }
 
 impl Inside {
-    fn enter(netns: &Path) -> Inside {
+    pub(crate) fn enter(netns: &Path) -> Inside {
         let home = std::fs::File::open("/proc/thread-self/ns/net").unwrap();
         let target = std::fs::File::open(netns).unwrap();
         nix::sched::setns(target.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
