@@ -12,18 +12,18 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use super::{Container, OOM_KILLED};
-use crate::command::CommandSpec;
+use crate::command::{CommandSpec, ExecIo};
 use crate::error::Result;
 use crate::exit;
 use crate::host::Host;
 use crate::kill;
-use crate::pod::{ExecIo, ExecSession};
 use crate::policy::stop::{
     ContainerReport, Ending, Grace, HookOutcome, HookReport, HookTimer, OthersReport, PreStopHook,
     Step, StopPlan, StopReport, StopTarget,
 };
 use crate::runtime;
 use crate::state::container::PidNamespace;
+use crate::state::exec::ExecSession;
 use crate::state::pod::PodRecord;
 use crate::state::{self, PodPaths};
 use crate::sys::process::{self, PidFd, ProcessRecord};

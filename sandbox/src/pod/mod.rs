@@ -22,13 +22,12 @@ pub(crate) use self::create::validate_hostname;
 pub use self::network::{NETWORK_LOCK_PATIENCE, Released};
 pub use self::port_forward::PodDialer;
 pub use self::stats::PodStats;
+pub use crate::command::ExecIo;
 use crate::container::{CgroupStatus, ContainerStatus};
-use crate::error::Result;
 use crate::limits::Limits;
 use crate::network::{NetworkStatus, PortMapping};
-use crate::state::PodPaths;
+pub use crate::state::exec::ExecSession;
 use crate::sys::namespace::{NamespaceKind, Pin};
-use crate::sys::process::PidFd;
 
 /// Options of `create`.
 #[derive(Clone, Debug, Default)]
@@ -52,46 +51,6 @@ pub struct CreateOptions {
     /// The grace period `stop` gives when not told one (Kubernetes'
     /// `terminationGracePeriodSeconds`); 30 s when not given.
     pub grace_period_seconds: Option<u64>,
-}
-
-/// What an `exec` session's command gets as its standard streams.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ExecIo {
-    /// Pass the caller's stdin on (`-i`); else the command reads `/dev/null`.
-    pub interactive: bool,
-    /// Give the command a new pseudo-terminal of its own (`-t`): its controlling terminal, and
-    /// its stdin, stdout and stderr; the caller relays it ([`ExecSession::take_terminal`]).
-    pub terminal: bool,
-    /// The terminal's window size, set before the command starts.
-    pub window: Option<nix::pty::Winsize>,
-}
-
-/// A running `exec` session: its launcher, the record that names it, and with `-t` the master
-/// of its terminal.
-#[derive(Debug)]
-pub struct ExecSession {
-    launcher: PidFd,
-    paths: PodPaths,
-    terminal: Option<std::fs::File>,
-}
-
-impl ExecSession {
-    /// The launcher's pidfd (the command runs as its child).
-    pub fn launcher(&self) -> &PidFd {
-        &self.launcher
-    }
-
-    /// The master side of the session's terminal, once (`ExecIo::terminal`): what the command
-    /// writes is read from it, what it should read is written to it.
-    pub fn take_terminal(&mut self) -> Option<std::fs::File> {
-        self.terminal.take()
-    }
-
-    /// Removes the session's record, once the launcher has been waited for (a pod removed
-    /// meanwhile took it with it).
-    pub fn finish(self) -> Result<()> {
-        crate::state::exec::remove(&self.paths, self.launcher.pid())
-    }
 }
 
 /// What a pod is doing, as `inspect` shows it.

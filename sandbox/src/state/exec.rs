@@ -15,7 +15,7 @@ use super::file::{
 };
 use super::layout::PodPaths;
 use crate::error::{Context, Result};
-use crate::sys::process::ProcessRecord;
+use crate::sys::process::{PidFd, ProcessRecord};
 
 /// One `exec` session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,4 +98,32 @@ pub fn running(paths: &PodPaths, boot_id: &str, prune: bool) -> Result<Vec<ExecR
     }
     sessions.sort_by_key(|s| s.launcher.pid);
     Ok(sessions)
+}
+
+/// A running `exec` session: its launcher, the record that names it, and with `-t` the master
+/// of its terminal.
+#[derive(Debug)]
+pub struct ExecSession {
+    pub(crate) launcher: PidFd,
+    pub(crate) paths: PodPaths,
+    pub(crate) terminal: Option<std::fs::File>,
+}
+
+impl ExecSession {
+    /// The launcher's pidfd (the command runs as its child).
+    pub fn launcher(&self) -> &PidFd {
+        &self.launcher
+    }
+
+    /// The master side of the session's terminal, once (`ExecIo::terminal`): what the command
+    /// writes is read from it, what it should read is written to it.
+    pub fn take_terminal(&mut self) -> Option<std::fs::File> {
+        self.terminal.take()
+    }
+
+    /// Removes the session's record, once the launcher has been waited for (a pod removed
+    /// meanwhile took it with it).
+    pub fn finish(self) -> Result<()> {
+        remove(&self.paths, self.launcher.pid())
+    }
 }
