@@ -194,7 +194,7 @@ pub struct ExecIo {
     /// Pass the caller's stdin on (`-i`); else the command reads `/dev/null`.
     pub interactive: bool,
     /// Give the command a new pseudo-terminal of its own (`-t`): its controlling terminal, and
-    /// its stdin, stdout and stderr; the caller relays it ([`ExecSession::take_terminal`]).
+    /// its stdin, stdout and stderr; the caller relays it ([`crate::state::exec::ExecSession::take_terminal`]).
     pub terminal: bool,
     /// The terminal's window size, set before the command starts.
     pub window: Option<nix::pty::Winsize>,
