@@ -3,6 +3,7 @@
 //! the screen is read with `capture-pane` and tmux's own view of the terminal's modes.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sandbox_tests::{
@@ -127,6 +128,19 @@ impl Drop for Tmux {
 
 /// The PID of a process whose command line `matches` (test commands use durations no other
 /// test does, such as `sleep 4321`).
+/// A new pod in a new root, and a 100x30 terminal running `sandbox exec -it POD -- COMMAND`.
+fn session_in_new_pod(command: &str) -> (Arc<StateRoot>, Pod, Tmux) {
+    let root = StateRoot::new();
+    let pod = Pod::create_in(&root, &[]);
+    let tmux = Tmux::start(
+        &root,
+        100,
+        30,
+        &format!("exec -it {} -- {command}", pod.name()),
+    );
+    (root, pod, tmux)
+}
+
 fn process_running(matches: impl Fn(&[String]) -> bool) -> Option<i32> {
     procfs::process::all_processes()
         .unwrap()
@@ -196,15 +210,8 @@ fn exec_t_gives_a_terminal_of_its_own_sized_like_ours_and_following_a_resize() {
 
 #[test]
 fn keys_pass_unchanged_ctrl_c_interrupts_once_and_the_exit_code_comes_back() {
-    let root = StateRoot::new();
-    let pod = Pod::create_in(&root, &[]);
     // busybox's shell, which has line editing (Debian's sh has none).
-    let tmux = Tmux::start(
-        &root,
-        100,
-        30,
-        &format!("exec -it {} -- busybox sh", pod.name()),
-    );
+    let (_root, _pod, tmux) = session_in_new_pod("busybox sh");
     tmux.wait_for_prompt();
     tmux.send(&["trap 'echo got-INT' INT; echo ready", "Enter"]);
     tmux.wait_for("ready");
@@ -277,14 +284,7 @@ fn vi_draws_and_quits_and_a_stop_under_it_leaves_the_terminal_as_it_was() {
 
 #[test]
 fn a_sigterm_to_sandbox_reaches_the_command_and_the_terminal_is_restored() {
-    let root = StateRoot::new();
-    let pod = Pod::create_in(&root, &[]);
-    let tmux = Tmux::start(
-        &root,
-        100,
-        30,
-        &format!("exec -it {} -- sleep 4323", pod.name()),
-    );
+    let (_root, _pod, tmux) = session_in_new_pod("sleep 4323");
     let cli = || {
         process_running(|args| {
             args.iter().any(|a| a == "exec") && args.last().is_some_and(|a| a == "4323")
@@ -310,9 +310,7 @@ fn a_sigterm_to_sandbox_reaches_the_command_and_the_terminal_is_restored() {
 
 #[test]
 fn a_terminal_that_hangs_up_ends_the_session_and_leaves_no_record() {
-    let root = StateRoot::new();
-    let pod = Pod::create_in(&root, &[]);
-    let tmux = Tmux::start(&root, 100, 30, &format!("exec -it {} -- sh", pod.name()));
+    let (_root, pod, tmux) = session_in_new_pod("sh");
     tmux.wait_for_prompt();
     assert_eq!(pod.inspect()["execs"].as_array().unwrap().len(), 1);
     // The caller's terminal goes away (as when an ssh connection drops).
